@@ -1,0 +1,94 @@
+"""The peerbot command line: run, demo, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.config import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="peerbot", description="Peerbot: peer learning for Slack.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="connect to Slack and serve (Socket Mode with SLACK_APP_TOKEN, else HTTP)"
+    )
+    run.add_argument(
+        "--http", action="store_true", help="serve HTTP on PORT even when SLACK_APP_TOKEN is set"
+    )
+    run.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
+    run.add_argument(
+        "--no-scheduler", action="store_true", help="web only: leave the scheduled sweeps to others"
+    )
+    sub.add_parser("demo", help="play a story against a local sandbox Slack and print what everyone saw")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return int(run_demo())
+    from dotenv import load_dotenv
+
+    load_dotenv()  # a .env file in the working directory, if there is one; the environment wins
+    try:
+        settings = Settings.from_env(need_slack=args.command == "run")
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "db":
+        from storage.db import make_engine, upgrade
+
+        upgrade(make_engine(settings.database_url))
+        print(f"database is up to date ({_safe_url(settings.database_url)})")
+        return 0
+    return _run(settings, args)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_app
+    from bot.deps import build_deps
+    from storage.db import make_engine, upgrade
+
+    if args.http and not settings.signing_secret:
+        print("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → App Credentials).", file=sys.stderr)
+        return 2
+    upgrade(make_engine(settings.database_url))
+    deps = build_deps(settings)
+    app = build_app(settings, deps, process_before_response=True)
+    scheduler = None
+    if not args.no_scheduler:
+        from scheduled.scheduler import build_scheduler
+
+        scheduler = build_scheduler(deps)
+        scheduler.start()
+    try:
+        if settings.socket_mode and not args.http:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            SocketModeHandler(app, settings.app_token).start()  # type: ignore[no-untyped-call]
+        else:
+            from bot.server import serve
+
+            serve(app, deps, port=args.port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///peerbot.db"
+DEFAULT_VOTE_EMOJI = "+1=1,thumbsup=1,-1=-1,thumbsdown=-1"
+_EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']{1,64}$")
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in the configuration at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"Peerbot cannot start, the configuration has problems:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Peerbot is told by its environment; see .env.example."""
+
+    bot_token: str = ""
+    signing_secret: str = ""
+    app_token: str = ""
+    slack_api_url: str = ""
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = 3000
+    watched_channels: frozenset[str] = frozenset()
+    admins: frozenset[str] = frozenset()
+    vote_emoji: Mapping[str, float] = field(default_factory=lambda: _parse_votes(DEFAULT_VOTE_EMOJI, []))
+    accept_emoji: str = "white_check_mark"
+    ask_emoji: str = "question"
+    ack_emoji: str = "eyes"
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, need_slack: bool = True) -> Settings:
+        """Build Settings from `env` (default: os.environ); raise ConfigError naming every problem."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def get(key: str, default: str = "") -> str:
+            return env.get(key, default).strip()
+
+        bot_token = get("SLACK_BOT_TOKEN")
+        signing_secret = get("SLACK_SIGNING_SECRET")
+        app_token = get("SLACK_APP_TOKEN")
+        if need_slack:
+            if not bot_token:
+                problems.append(
+                    "SLACK_BOT_TOKEN is missing (the bot token, xoxb-…, from OAuth & Permissions)"
+                )
+            if not app_token and not signing_secret:
+                problems.append(
+                    "set SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
+                )
+        if bot_token and not bot_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if app_token and not app_token.startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+        api_url = get("SLACK_API_URL")
+        if api_url and not re.match(r"^https?://", api_url):
+            problems.append(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}")
+        if api_url and not api_url.endswith("/"):
+            api_url += "/"
+
+        port_text = get("PORT", "3000")
+        port = 3000
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            problems.append(f"PORT must be a port number (1-65535), got {port_text!r}")
+        else:
+            port = int(port_text)
+
+        watched = _parse_ids("PEERBOT_WATCHED_CHANNELS", get("PEERBOT_WATCHED_CHANNELS"), problems)
+        admins = _parse_ids("PEERBOT_ADMINS", get("PEERBOT_ADMINS"), problems)
+        votes = _parse_votes(get("PEERBOT_VOTE_EMOJI", DEFAULT_VOTE_EMOJI), problems)
+        emoji = {}
+        for key, default in (
+            ("PEERBOT_ACCEPT_EMOJI", "white_check_mark"),
+            ("PEERBOT_ASK_EMOJI", "question"),
+            ("PEERBOT_ACK_EMOJI", "eyes"),
+        ):
+            value = get(key, default).strip(":")
+            if not _EMOJI_NAME.match(value):
+                problems.append(f"{key} must be an emoji name such as {default}, got {value!r}")
+            emoji[key] = value
+        log_level = get("LOG_LEVEL", "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            bot_token=bot_token,
+            signing_secret=signing_secret,
+            app_token=app_token,
+            slack_api_url=api_url,
+            database_url=get("DATABASE_URL", DEFAULT_DATABASE_URL),
+            port=port,
+            watched_channels=watched,
+            admins=admins,
+            vote_emoji=votes,
+            accept_emoji=emoji["PEERBOT_ACCEPT_EMOJI"],
+            ask_emoji=emoji["PEERBOT_ASK_EMOJI"],
+            ack_emoji=emoji["PEERBOT_ACK_EMOJI"],
+            log_level=log_level,
+        )
+
+
+def _parse_ids(key: str, text: str, problems: list[str]) -> frozenset[str]:
+    ids = {part.strip() for part in text.split(",") if part.strip()}
+    bad = sorted(i for i in ids if not _SLACK_ID.match(i))
+    if bad:
+        problems.append(f"{key} must be comma-separated Slack ids (C0123ABCD, U0123ABCD), got {bad}")
+    return frozenset(ids)
+
+
+def _parse_votes(text: str, problems: list[str]) -> dict[str, float]:
+    """Parse "+1=1,-1=-1" into {"+1": 1.0, "-1": -1.0}."""
+    votes: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, weight = part.partition("=")
+        name = name.strip().strip(":")
+        try:
+            value = float(weight) if sep else float("nan")
+        except ValueError:
+            value = float("nan")
+        if not _EMOJI_NAME.match(name) or value != value or abs(value) > 10:
+            problems.append(f"PEERBOT_VOTE_EMOJI entry {part!r} must look like emoji=weight, e.g. +1=1")
+            continue
+        votes[name] = value
+    return votes

@@ -1,0 +1,54 @@
+"""Deps: the one frozen bundle of what handlers and jobs need (settings, sessions, clock, Web client)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+from storage.db import SessionFactory, make_engine, session_factory
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
+    """A Web client that retries Slack's 429s (honouring Retry-After), 5xx and dropped connections."""
+    return WebClient(
+        token=token if token is not None else settings.bot_token,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+        logger=logging.getLogger("peerbot.slack"),
+        base_url=settings.slack_api_url or WebClient.BASE_URL,
+    )
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    db: SessionFactory
+    clock: Clock
+    client: WebClient
+
+
+def build_deps(settings: Settings, *, clock: Clock = utc_now, client: WebClient | None = None) -> Deps:
+    engine = make_engine(settings.database_url)
+    return Deps(
+        settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings)
+    )

@@ -1,0 +1,135 @@
+"""HTTP mode: a WSGI front for the Bolt app (401 bad signature, 400 malformed body), served by waitress."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.deps import Deps
+
+log = logging.getLogger("peerbot.http")
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1_000_000  # Slack's payloads are far smaller; refuse anything bigger without reading it
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, json.dumps({"error": message}))
+
+
+def well_formed(body: str, content_type: str) -> bool:
+    """Does the body parse the way Slack sends it (JSON events, form commands, form `payload=` JSON)?"""
+    try:
+        if content_type.startswith("application/json") or body.lstrip().startswith("{"):
+            return isinstance(json.loads(body), dict)
+        form = dict(parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)))
+        if "payload" in form:
+            return isinstance(json.loads(form["payload"]), dict)
+        return bool(form)
+    except ValueError:
+        return False
+
+
+def handle_events(app: App, secret: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+    """Check and dispatch one request from Slack. Used by the WSGI app and, in process, by tests."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _error(400, "body is not UTF-8")
+    verifier = SignatureVerifier(secret)
+    if not verifier.is_valid(
+        text, lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")
+    ):
+        return _error(401, "invalid signature or stale timestamp")
+    if not well_formed(text, lower.get("content-type", "")):
+        return _error(400, "malformed body")
+    response = app.dispatch(BoltRequest(body=text, headers={k: [v] for k, v in lower.items()}))
+    content_type = (response.headers.get("content-type") or ["application/json"])[0]
+    return Reply(response.status, response.body or "", content_type)
+
+
+def wsgi_app(app: App, deps: Deps) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """/slack/events for Slack, /healthz for load balancers (200 when the database answers)."""
+    secret = deps.settings.signing_secret
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz" and method == "GET":
+            reply = Reply(200, '{"ok": true}') if _db_ok(deps) else _error(503, "database unreachable")
+        elif path != EVENTS_PATH:
+            reply = _error(404, "not found")
+        elif method != "POST":
+            reply = _error(405, "POST only")
+        else:
+            reply = _read_and_handle(app, secret, environ)
+        payload = reply.body.encode("utf-8")
+        start_response(
+            f"{reply.status} {_REASONS.get(reply.status, 'Status')}",
+            [("Content-Type", reply.content_type), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    return application
+
+
+def _read_and_handle(app: App, secret: str, environ: dict[str, Any]) -> Reply:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "bad Content-Length")
+    if length > MAX_BODY:
+        return _error(413, "body too large")
+    body = environ["wsgi.input"].read(length) if length else b""
+    headers = {k[5:].replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+    headers["content-type"] = environ.get("CONTENT_TYPE", "")
+    return handle_events(app, secret, body, headers)
+
+
+def _db_ok(deps: Deps) -> bool:
+    from sqlalchemy import text
+
+    try:
+        with deps.db() as s:
+            s.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        log.warning("health check: database unreachable", exc_info=True)
+        return False
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def serve(app: App, deps: Deps, *, host: str = "0.0.0.0", port: int | None = None, threads: int = 8) -> None:
+    """Serve HTTP mode with waitress, a production WSGI server."""
+    from waitress import serve as waitress_serve
+
+    log.info("Peerbot listening on http://%s:%s%s", host, port or deps.settings.port, EVENTS_PATH)
+    waitress_serve(
+        wsgi_app(app, deps), host=host, port=port or deps.settings.port, threads=threads, ident="peerbot"
+    )

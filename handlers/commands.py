@@ -1,0 +1,144 @@
+"""The /peerbot slash command and its subcommands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.capture import Source
+from bot.text import escape, quote
+from handlers import ids, questions
+from handlers.common import deps_of, known_channel, workspace_of
+from storage import queries
+
+log = logging.getLogger("peerbot.commands")
+
+HELP = """*Peerbot* helps colleagues learn from each other. Commands:
+• `/peerbot ask <your question>`: post a question here; replies in its thread are kept as answers
+• `/peerbot watch` / `/peerbot unwatch`: (admins) capture questions asked in this channel, or stop
+• `/peerbot help`: this message
+You can also mention @Peerbot with a question, react :question: to any message, or use the
+"Ask Peerbot" message shortcut. React :+1: or :-1: to answers to rate them; the asker's
+:white_check_mark: marks the answer that solved it."""
+
+Subcommand = Callable[[dict[str, Any], str, BoltContext, WebClient, Respond], None]
+
+
+def register(app: App) -> None:
+    app.command(ids.COMMAND)(handle_command)
+
+
+def handle_command(
+    ack: Ack, command: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond
+) -> None:
+    ack()
+    name, _, rest = str(command.get("text") or "").strip().partition(" ")
+    sub = SUBCOMMANDS.get(name.lower())
+    if sub is None:
+        unknown = f"I don't know `{escape(name)}`. " if name and name.lower() != "help" else ""
+        respond(text=unknown + HELP, response_type="ephemeral")
+        return
+    sub(command, rest.strip(), context, client, respond)
+
+
+def ask(
+    command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond
+) -> None:
+    user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+    if not text:
+        respond(
+            text="Add your question after the command: `/peerbot ask How do I …?`", response_type="ephemeral"
+        )
+        return
+    if channel.startswith("D"):
+        respond(
+            text="Ask in a channel, so colleagues can see your question and answer it.",
+            response_type="ephemeral",
+        )
+        return
+    try:
+        posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asks:\n{quote(text)}")
+    except SlackApiError as e:
+        log.warning("posting /peerbot ask failed: %s", e.response.get("error"))
+        respond(
+            text="I can't post in this channel. Invite me with `/invite @Peerbot`, then ask again.",
+            response_type="ephemeral",
+        )
+        return
+    message = {"user": user, "ts": posted["ts"], "text": text}
+    captured = questions.capture_explicit(
+        client, context, {}, channel=channel, message=message, source=Source.COMMAND, text=text
+    )
+    if captured:
+        respond(
+            text="Your question is posted; colleagues can answer in its thread.", response_type="ephemeral"
+        )
+
+
+def _is_admin(client: WebClient, context: BoltContext, user_id: str) -> bool:
+    deps = deps_of(context)
+    if user_id in deps.settings.admins:
+        return True
+    try:
+        profile = client.users_info(user=user_id)["user"]
+    except SlackApiError as e:
+        log.warning("users.info failed: %s", e.response.get("error"))
+        return False
+    admin = bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
+    with deps.db() as s:
+        queries.save_user(
+            s,
+            ws=workspace_of(context),
+            user_id=user_id,
+            now=deps.clock(),
+            name=str(profile.get("name", ""))[:200],
+            real_name=str(profile.get("real_name", ""))[:200],
+            tz=str(profile.get("tz") or "UTC")[:64],
+            is_admin=admin,
+            is_bot=bool(profile.get("is_bot")),
+            deleted=bool(profile.get("deleted")),
+        )
+        s.commit()
+    return admin
+
+
+def _watch(watched: bool) -> Subcommand:
+    def watch(
+        command: dict[str, Any], _text: str, context: BoltContext, client: WebClient, respond: Respond
+    ) -> None:
+        user, channel_id = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+        if not _is_admin(client, context, user):
+            respond(
+                text="Only workspace admins and Peerbot admins can change watched channels.",
+                response_type="ephemeral",
+            )
+            return
+        deps = deps_of(context)
+        with deps.db() as s:
+            row = known_channel(client, context, s, channel_id)
+            if row is None:
+                respond(
+                    text="I can't see this channel. Invite me with `/invite @Peerbot` first.",
+                    response_type="ephemeral",
+                )
+                return
+            row.watched, row.updated_at = watched, deps.clock()
+            s.add(row)
+            s.commit()
+            name = row.name
+        text = (
+            f"Peerbot now watches #{escape(name)}: questions asked here are captured."
+            if watched
+            else f"Peerbot no longer watches #{escape(name)}; explicit asks still work."
+        )
+        respond(text=text, response_type="ephemeral")
+
+    return watch
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {"ask": ask, "watch": _watch(True), "unwatch": _watch(False)}

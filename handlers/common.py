@@ -1,0 +1,79 @@
+"""Small helpers every handler shares: Deps from the context, the workspace, safe Slack calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+from sqlmodel import Session
+
+from bot.deps import Deps
+from storage import queries
+from storage.models import Channel, Workspace
+
+log = logging.getLogger("peerbot.handlers")
+
+
+def deps_of(context: BoltContext) -> Deps:
+    deps: Deps = context["deps"]
+    return deps
+
+
+def workspace_of(context: BoltContext) -> Workspace:
+    return Workspace(team_id=context.team_id or "", enterprise_id=context.enterprise_id or "")
+
+
+def claim(session: Session, body: dict[str, Any], context: BoltContext) -> bool:
+    """Mark this delivery's event_id handled, in the same transaction as its writes.
+
+    False means another delivery of the same event (a Slack retry) got there first:
+    the caller rolls back and does nothing.
+    """
+    event_id = body.get("event_id")
+    if not event_id:
+        return True
+    event_type = str(body.get("event", {}).get("type", ""))
+    now = deps_of(context).clock()
+    return queries.claim_event(
+        session, ws=workspace_of(context), event_id=event_id, event_type=event_type, now=now
+    )
+
+
+def slack_call(method: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse | None:
+    """Call the Web API where a failure must not undo what was already stored: log the error code."""
+    try:
+        return method(**kwargs)
+    except SlackApiError as e:
+        log.warning("Slack call %s failed: %s", getattr(method, "__name__", method), e.response.get("error"))
+        return None
+
+
+def known_channel(
+    client: WebClient, context: BoltContext, session: Session, channel_id: str
+) -> Channel | None:
+    """The channel's row, learning its name and privacy from conversations.info the first time."""
+    ws = workspace_of(context)
+    row = queries.channel(session, ws=ws, channel_id=channel_id)
+    if row is not None:
+        return row
+    info = slack_call(client.conversations_info, channel=channel_id)
+    if info is None:
+        return None
+    data = info.get("channel") or {}
+    private = bool(data.get("is_private") or data.get("is_im") or data.get("is_mpim"))
+    name = str(data.get("name") or channel_id)
+    now = deps_of(context).clock()
+    return queries.save_channel(
+        session, ws=ws, channel_id=channel_id, name=name, is_private=private, watched=False, now=now
+    )
+
+
+def channel_is_private(client: WebClient, context: BoltContext, session: Session, channel_id: str) -> bool:
+    """Unknown counts as private: content is never shown more widely than we can prove is safe."""
+    row = known_channel(client, context, session, channel_id)
+    return True if row is None else row.is_private

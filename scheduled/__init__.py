@@ -1,0 +1,1 @@
+"""Scheduled sweeps: plain "who is due now" jobs that APScheduler only ticks."""

@@ -1,0 +1,25 @@
+"""build_scheduler: APScheduler in UTC ticking the sweeps in scheduled.jobs."""
+
+from __future__ import annotations
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.deps import Deps
+from scheduled import jobs
+
+
+def build_scheduler(deps: Deps) -> BackgroundScheduler:
+    """Every job has a stable id and never runs twice at once; a missed tick runs once, late."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        jobs.prune_processed_events,
+        "interval",
+        hours=1,
+        args=[deps],
+        id="prune-processed-events",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=600,
+    )
+    return scheduler

@@ -1,0 +1,1 @@
+"""Storage: tables, queries and migrations; imports nothing of the rest of Peerbot."""

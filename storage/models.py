@@ -1,0 +1,164 @@
+"""SQLModel tables: every row carries its workspace, unique keys make writes idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes and gives them back aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts_col(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=False, **kw))
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Which Slack workspace a row belongs to; enterprise_id is "" outside Enterprise Grid."""
+
+    team_id: str
+    enterprise_id: str = ""
+
+
+class QuestionStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    RESOLVED = "resolved"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("team_id", "slack_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    enterprise_id: str = Field(default="", max_length=32)
+    slack_id: str = Field(max_length=32)
+    name: str = Field(default="", max_length=200)
+    real_name: str = Field(default="", max_length=200)
+    tz: str = Field(default="UTC", max_length=64)
+    is_admin: bool = False
+    is_bot: bool = False
+    deleted: bool = False
+    updated_at: datetime = _ts_col()
+
+
+class Channel(SQLModel, table=True):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("team_id", "slack_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    enterprise_id: str = Field(default="", max_length=32)
+    slack_id: str = Field(max_length=32)
+    name: str = Field(default="", max_length=200)
+    is_private: bool = False
+    watched: bool = False
+    default_tags: str = Field(default="", max_length=500)
+    updated_at: datetime = _ts_col()
+
+
+class Question(SQLModel, table=True):
+    __tablename__ = "questions"
+    __table_args__ = (UniqueConstraint("team_id", "channel", "ts"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    # Where answers go: the message's own ts, or the root of the thread it was asked in.
+    thread_ts: str = Field(max_length=32, index=True)
+    author: str = Field(max_length=32, index=True)
+    text: str
+    status: str = Field(default=QuestionStatus.OPEN, max_length=16)
+    source: str = Field(default="implicit", max_length=16)
+    is_private: bool = False
+    created_at: datetime = _ts_col()
+    updated_at: datetime = _ts_col()
+
+
+class Answer(SQLModel, table=True):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("team_id", "channel", "ts"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    question_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    author: str = Field(max_length=32, index=True)
+    text: str
+    via: str = Field(default="thread", max_length=16)
+    accepted: bool = False
+    created_at: datetime = _ts_col()
+    updated_at: datetime = _ts_col()
+
+
+class FollowUp(SQLModel, table=True):
+    """The asker's own replies in their question's thread: context, not answers."""
+
+    __tablename__ = "followups"
+    __table_args__ = (UniqueConstraint("team_id", "channel", "ts"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    question_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    author: str = Field(max_length=32)
+    text: str
+    created_at: datetime = _ts_col()
+    updated_at: datetime = _ts_col()
+
+
+class Vote(SQLModel, table=True):
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("answer_id", "voter", "emoji"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    answer_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("answers.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    voter: str = Field(max_length=32, index=True)
+    emoji: str = Field(max_length=64)
+    weight: float = 0.0
+    created_at: datetime = _ts_col()
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Slack event ids already handled, so a retried delivery changes nothing twice."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    event_id: str = Field(max_length=64)
+    event_type: str = Field(max_length=64)
+    received_at: datetime = _ts_col(index=True)

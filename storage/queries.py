@@ -1,0 +1,176 @@
+"""Queries named by intent; keyword-only, so every call site reads as a sentence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, col, select
+
+from storage.models import (
+    Answer,
+    Channel,
+    FollowUp,
+    ProcessedEvent,
+    Question,
+    QuestionStatus,
+    User,
+    Vote,
+    Workspace,
+)
+
+
+def insert_ignoring_duplicates(session: Session, model: type[SQLModel], values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when a row was written (atomic under concurrency)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    return session.execute(stmt).first() is not None
+
+
+def claim_event(session: Session, *, ws: Workspace, event_id: str, event_type: str, now: datetime) -> bool:
+    """Record that `event_id` was handled; False when it already was (a retry or a duplicate)."""
+    values = {"team_id": ws.team_id, "event_id": event_id, "event_type": event_type, "received_at": now}
+    return insert_ignoring_duplicates(session, ProcessedEvent, values)
+
+
+def forget_events_before(session: Session, *, cutoff: datetime) -> int:
+    """Slack retries for at most about an hour; older event ids need not be kept."""
+    result = session.execute(delete(ProcessedEvent).where(col(ProcessedEvent.received_at) < cutoff))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def channel(session: Session, *, ws: Workspace, channel_id: str) -> Channel | None:
+    stmt = select(Channel).where(Channel.team_id == ws.team_id, Channel.slack_id == channel_id)
+    return session.exec(stmt).first()
+
+
+def watched_channels(session: Session, *, ws: Workspace) -> list[Channel]:
+    stmt = select(Channel).where(Channel.team_id == ws.team_id, col(Channel.watched).is_(True))
+    return list(session.exec(stmt.order_by(Channel.name)))
+
+
+def save_channel(
+    session: Session,
+    *,
+    ws: Workspace,
+    channel_id: str,
+    name: str,
+    is_private: bool,
+    watched: bool,
+    now: datetime,
+) -> Channel:
+    row = channel(session, ws=ws, channel_id=channel_id)
+    if row is None:
+        row = Channel(team_id=ws.team_id, enterprise_id=ws.enterprise_id, slack_id=channel_id, updated_at=now)
+    row.name, row.is_private, row.watched, row.updated_at = name, is_private, watched, now
+    session.add(row)
+    return row
+
+
+def user(session: Session, *, ws: Workspace, user_id: str) -> User | None:
+    return session.exec(select(User).where(User.team_id == ws.team_id, User.slack_id == user_id)).first()
+
+
+def save_user(session: Session, *, ws: Workspace, user_id: str, now: datetime, **profile: Any) -> User:
+    row = user(session, ws=ws, user_id=user_id)
+    if row is None:
+        row = User(team_id=ws.team_id, enterprise_id=ws.enterprise_id, slack_id=user_id, updated_at=now)
+    for key, value in profile.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    session.add(row)
+    return row
+
+
+def question_at(session: Session, *, ws: Workspace, channel_id: str, ts: str) -> Question | None:
+    stmt = select(Question).where(
+        Question.team_id == ws.team_id, Question.channel == channel_id, Question.ts == ts
+    )
+    return session.exec(stmt).first()
+
+
+def question_for_reply(
+    session: Session, *, ws: Workspace, channel_id: str, thread_ts: str, ts: str
+) -> Question | None:
+    """The latest question asked in this thread before the reply `ts`."""
+    stmt = (
+        select(Question)
+        .where(
+            Question.team_id == ws.team_id, Question.channel == channel_id, Question.thread_ts == thread_ts
+        )
+        .where(col(Question.ts) < ts)
+        .order_by(col(Question.ts).desc())
+    )
+    return session.exec(stmt).first()
+
+
+def add_question(session: Session, **values: Any) -> Question | None:
+    """Insert a question; None when (workspace, channel, ts) was already captured."""
+    if not insert_ignoring_duplicates(session, Question, values):
+        return None
+    ws = Workspace(values["team_id"], values.get("enterprise_id", ""))
+    return question_at(session, ws=ws, channel_id=values["channel"], ts=values["ts"])
+
+
+def answer_at(session: Session, *, ws: Workspace, channel_id: str, ts: str) -> Answer | None:
+    stmt = select(Answer).where(Answer.team_id == ws.team_id, Answer.channel == channel_id, Answer.ts == ts)
+    return session.exec(stmt).first()
+
+
+def add_answer(session: Session, **values: Any) -> bool:
+    return insert_ignoring_duplicates(session, Answer, values)
+
+
+def followup_at(session: Session, *, ws: Workspace, channel_id: str, ts: str) -> FollowUp | None:
+    stmt = select(FollowUp).where(
+        FollowUp.team_id == ws.team_id, FollowUp.channel == channel_id, FollowUp.ts == ts
+    )
+    return session.exec(stmt).first()
+
+
+def add_followup(session: Session, **values: Any) -> bool:
+    return insert_ignoring_duplicates(session, FollowUp, values)
+
+
+def answers_to(session: Session, *, question_id: int) -> list[Answer]:
+    stmt = select(Answer).where(Answer.question_id == question_id).order_by(col(Answer.ts))
+    return list(session.exec(stmt))
+
+
+def count_answers(session: Session, *, question_id: int) -> int:
+    stmt = select(func.count()).select_from(Answer).where(Answer.question_id == question_id)
+    return int(session.exec(stmt).one())
+
+
+def set_question_status(session: Session, *, question_id: int, status: QuestionStatus, now: datetime) -> None:
+    stmt = update(Question).where(col(Question.id) == question_id).values(status=status, updated_at=now)
+    session.execute(stmt)
+
+
+def add_vote(session: Session, **values: Any) -> bool:
+    return insert_ignoring_duplicates(session, Vote, values)
+
+
+def remove_vote(session: Session, *, answer_id: int, voter: str, emoji: str) -> bool:
+    stmt = delete(Vote).where(
+        col(Vote.answer_id) == answer_id, col(Vote.voter) == voter, col(Vote.emoji) == emoji
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def votes_on(session: Session, *, answer_id: int) -> list[Vote]:
+    return list(session.exec(select(Vote).where(Vote.answer_id == answer_id).order_by(col(Vote.id))))
+
+
+def score_of(session: Session, *, answer_id: int) -> float:
+    stmt = select(func.coalesce(func.sum(Vote.weight), 0.0)).where(Vote.answer_id == answer_id)
+    return float(session.exec(stmt).one())
+
+
+def questions(session: Session, *, ws: Workspace, limit: int = 100) -> list[Question]:
+    stmt = select(Question).where(Question.team_id == ws.team_id).order_by(col(Question.ts)).limit(limit)
+    return list(session.exec(stmt))
