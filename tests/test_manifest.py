@@ -1,0 +1,92 @@
+"""manifest.yml: valid for Slack, with exactly the scopes, events and surfaces the code uses."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from conftest import SPECS
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE_DIRS = ("bot", "handlers", "scheduled", "storage")
+SCHEMA = SPECS / "manifest" / "schemas" / "manifest.schema.1.0.0.json"
+CATALOG = SPECS / "web-api" / "method-catalog" / "methods"
+
+# Scopes that events and surfaces need, rather than Web API methods.
+EVENT_SCOPES = {
+    "app_mention": {"app_mentions:read"},
+    "message.channels": {"channels:history"},
+    "message.groups": {"groups:history"},
+    "reaction_added": {"reactions:read"},
+    "reaction_removed": {"reactions:read"},
+}
+
+
+def manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    return data
+
+
+def methods_called() -> set[str]:
+    """Every Web API method the code calls, as `client.<method>` (chat_postMessage → chat.postMessage)."""
+    found: set[str] = set()
+    for folder in CODE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in re.findall(r"\bclient\.([a-z]+_[A-Za-z_]+)\b", path.read_text()):
+                found.add(name.replace("_", "."))
+    return found
+
+
+def needs_specs() -> None:
+    if not SPECS.exists():
+        pytest.skip(f"Slack's reference data is not here ({SPECS}); it ships beside the project in development")
+
+
+def test_manifest_validates_against_slacks_schema() -> None:
+    needs_specs()
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft7Validator(schema).validate(manifest())
+
+
+def test_schema_catches_a_typo() -> None:
+    needs_specs()
+    bad = manifest()
+    bad["settings"]["socket_mode"] = True
+    assert list(jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).iter_errors(bad))
+
+
+def test_scopes_cover_every_method_called_and_nothing_more() -> None:
+    needs_specs()
+    granted = set(manifest()["oauth_config"]["scopes"]["bot"])
+    called = methods_called()
+    assert {"chat.postMessage", "reactions.add", "conversations.history"} <= called
+    needed: set[str] = {"commands"}  # the slash command and shortcuts
+    for method in sorted(called):
+        spec = json.loads((CATALOG / f"{method}.json").read_text())
+        options = {s["name"] for s in spec["scopes"].get("bot", [])}
+        if options:
+            assert options & granted, f"{method} needs one of {sorted(options)}"
+            # Any one of a method's scopes will do; count the first one we grant as needed.
+            needed |= {next(s for s in [o["name"] for o in spec["scopes"]["bot"]] if s in granted)}
+            needed |= options & granted & {"channels:history", "groups:history", "channels:read", "groups:read"}
+    for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+        needed |= EVENT_SCOPES[event]
+    assert granted == needed, f"unused scopes: {sorted(granted - needed)}, missing: {sorted(needed - granted)}"
+
+
+def test_events_commands_and_shortcuts_match_the_handlers() -> None:
+    from handlers import ids
+
+    m = manifest()
+    assert [c["command"] for c in m["features"]["slash_commands"]] == [ids.COMMAND]
+    assert [s["callback_id"] for s in m["features"]["shortcuts"]] == [ids.ASK_SHORTCUT]
+    source = "".join(p.read_text() for p in (ROOT / "handlers").glob("*.py"))
+    handled = set(re.findall(r'app\.event\("([a-z_]+)"\)', source))
+    subscribed = {e.split(".")[0] for e in m["settings"]["event_subscriptions"]["bot_events"]}
+    assert subscribed == handled
+    assert m["settings"]["socket_mode_enabled"] is True
