@@ -1,0 +1,1 @@
+"""Peerbot: the domain logic."""
