@@ -12,16 +12,10 @@ from bot.config import ConfigError, Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="peerbot", description="Peerbot: peer learning for Slack.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser(
-        "run", help="connect to Slack and serve (Socket Mode with SLACK_APP_TOKEN, else HTTP)"
-    )
-    run.add_argument(
-        "--http", action="store_true", help="serve HTTP on PORT even when SLACK_APP_TOKEN is set"
-    )
+    run = sub.add_parser("run", help="connect to Slack and serve (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
+    run.add_argument("--http", action="store_true", help="serve HTTP on PORT even when SLACK_APP_TOKEN is set")
     run.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
-    run.add_argument(
-        "--no-scheduler", action="store_true", help="web only: leave the scheduled sweeps to others"
-    )
+    run.add_argument("--no-scheduler", action="store_true", help="web only: leave the scheduled sweeps to others")
     sub.add_parser("demo", help="play a story against a local sandbox Slack and print what everyone saw")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")

@@ -106,9 +106,7 @@ def _stored(session: Session, ws: Workspace, channel_id: str, ts: str) -> Questi
     )
 
 
-def apply_edit(
-    session: Session, *, ws: Workspace, channel_id: str, ts: str, text: str, now: datetime
-) -> Kind | None:
+def apply_edit(session: Session, *, ws: Workspace, channel_id: str, ts: str, text: str, now: datetime) -> Kind | None:
     """An edit in Slack updates the stored text of whatever we captured at that ts."""
     row = _stored(session, ws, channel_id, ts)
     if row is None or row.text == text[:MAX_TEXT]:

@@ -58,13 +58,9 @@ class Settings:
         app_token = get("SLACK_APP_TOKEN")
         if need_slack:
             if not bot_token:
-                problems.append(
-                    "SLACK_BOT_TOKEN is missing (the bot token, xoxb-…, from OAuth & Permissions)"
-                )
+                problems.append("SLACK_BOT_TOKEN is missing (the bot token, xoxb-…, from OAuth & Permissions)")
             if not app_token and not signing_secret:
-                problems.append(
-                    "set SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
-                )
+                problems.append("set SLACK_APP_TOKEN (xapp-…, Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
         if bot_token and not bot_token.startswith("xoxb-"):
             problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         if app_token and not app_token.startswith("xapp-"):

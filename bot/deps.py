@@ -49,6 +49,4 @@ class Deps:
 
 def build_deps(settings: Settings, *, clock: Clock = utc_now, client: WebClient | None = None) -> Deps:
     engine = make_engine(settings.database_url)
-    return Deps(
-        settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings)
-    )
+    return Deps(settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings))

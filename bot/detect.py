@@ -46,9 +46,7 @@ _STRONG = re.compile(
 _WH = re.compile(r"(?:how|why|where|when|what|which|who|whom|whose)\b")
 _YES_NO = re.compile(rf"(?:{_AUX}|\w+n't|may|(?:any|some)(?:one|body))\b")
 # Asks addressed to a person, or for someone to *do* something, are requests rather than knowledge.
-_PERSONAL = re.compile(
-    rf"(?:can|could|would|will|won't|did|do|are|were|have)\s+(?:you|u)\b(?!\s+{_ASK_VERB})"
-)
+_PERSONAL = re.compile(rf"(?:can|could|would|will|won't|did|do|are|were|have)\s+(?:you|u)\b(?!\s+{_ASK_VERB})")
 _REQUEST = re.compile(rf"(?:can|could|would|will)\s+(?:some|any)(?:one|body)\b(?!\s+{_ASK_VERB})")
 # Small talk, social logistics, rhetorical and venting patterns: capturing these would be noise.
 _NOT_KNOWLEDGE = re.compile(

@@ -57,14 +57,10 @@ def record_reaction(session: Session, *, reaction: Reaction, rules: Rules, now: 
     return _vote(session, answer=answer, reaction=reaction, weight=weight, now=now)
 
 
-def _vote(
-    session: Session, *, answer: Answer, reaction: Reaction, weight: float, now: datetime
-) -> Outcome | None:
+def _vote(session: Session, *, answer: Answer, reaction: Reaction, weight: float, now: datetime) -> Outcome | None:
     assert answer.id is not None
     if not reaction.added:
-        removed = queries.remove_vote(
-            session, answer_id=answer.id, voter=reaction.voter, emoji=reaction.emoji
-        )
+        removed = queries.remove_vote(session, answer_id=answer.id, voter=reaction.voter, emoji=reaction.emoji)
         return Outcome.UNVOTED if removed else None
     added = queries.add_vote(
         session,

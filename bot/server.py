@@ -53,9 +53,7 @@ def handle_events(app: App, secret: str, body: bytes, headers: Mapping[str, str]
     except UnicodeDecodeError:
         return _error(400, "body is not UTF-8")
     verifier = SignatureVerifier(secret)
-    if not verifier.is_valid(
-        text, lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")
-    ):
+    if not verifier.is_valid(text, lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")):
         return _error(401, "invalid signature or stale timestamp")
     if not well_formed(text, lower.get("content-type", "")):
         return _error(400, "malformed body")
@@ -130,6 +128,4 @@ def serve(app: App, deps: Deps, *, host: str = "0.0.0.0", port: int | None = Non
     from waitress import serve as waitress_serve
 
     log.info("Peerbot listening on http://%s:%s%s", host, port or deps.settings.port, EVENTS_PATH)
-    waitress_serve(
-        wsgi_app(app, deps), host=host, port=port or deps.settings.port, threads=threads, ident="peerbot"
-    )
+    waitress_serve(wsgi_app(app, deps), host=host, port=port or deps.settings.port, threads=threads, ident="peerbot")

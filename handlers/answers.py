@@ -47,9 +47,7 @@ def handle_message_changed(event: dict[str, Any], body: dict[str, Any], context:
             changed = apply_delete(s, ws=workspace_of(context), channel_id=channel, ts=ts, now=deps.clock())
         else:
             text = str(message.get("text") or "")
-            changed = apply_edit(
-                s, ws=workspace_of(context), channel_id=channel, ts=ts, text=text, now=deps.clock()
-            )
+            changed = apply_edit(s, ws=workspace_of(context), channel_id=channel, ts=ts, text=text, now=deps.clock())
         if changed is None or not claim(s, body, context):
             return
         s.commit()

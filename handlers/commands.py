@@ -46,14 +46,10 @@ def handle_command(
     sub(command, rest.strip(), context, client, respond)
 
 
-def ask(
-    command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond
-) -> None:
+def ask(command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
     user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
     if not text:
-        respond(
-            text="Add your question after the command: `/peerbot ask How do I …?`", response_type="ephemeral"
-        )
+        respond(text="Add your question after the command: `/peerbot ask How do I …?`", response_type="ephemeral")
         return
     if channel.startswith("D"):
         respond(
@@ -75,9 +71,7 @@ def ask(
         client, context, {}, channel=channel, message=message, source=Source.COMMAND, text=text
     )
     if captured:
-        respond(
-            text="Your question is posted; colleagues can answer in its thread.", response_type="ephemeral"
-        )
+        respond(text="Your question is posted; colleagues can answer in its thread.", response_type="ephemeral")
 
 
 def _is_admin(client: WebClient, context: BoltContext, user_id: str) -> bool:
@@ -108,9 +102,7 @@ def _is_admin(client: WebClient, context: BoltContext, user_id: str) -> bool:
 
 
 def _watch(watched: bool) -> Subcommand:
-    def watch(
-        command: dict[str, Any], _text: str, context: BoltContext, client: WebClient, respond: Respond
-    ) -> None:
+    def watch(command: dict[str, Any], _text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
         user, channel_id = str(command.get("user_id", "")), str(command.get("channel_id", ""))
         if not _is_admin(client, context, user):
             respond(

@@ -39,9 +39,7 @@ def claim(session: Session, body: dict[str, Any], context: BoltContext) -> bool:
         return True
     event_type = str(body.get("event", {}).get("type", ""))
     now = deps_of(context).clock()
-    return queries.claim_event(
-        session, ws=workspace_of(context), event_id=event_id, event_type=event_type, now=now
-    )
+    return queries.claim_event(session, ws=workspace_of(context), event_id=event_id, event_type=event_type, now=now)
 
 
 def slack_call(method: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse | None:
@@ -53,9 +51,7 @@ def slack_call(method: Callable[..., SlackResponse], **kwargs: Any) -> SlackResp
         return None
 
 
-def known_channel(
-    client: WebClient, context: BoltContext, session: Session, channel_id: str
-) -> Channel | None:
+def known_channel(client: WebClient, context: BoltContext, session: Session, channel_id: str) -> Channel | None:
     """The channel's row, learning its name and privacy from conversations.info the first time."""
     ws = workspace_of(context)
     row = queries.channel(session, ws=ws, channel_id=channel_id)

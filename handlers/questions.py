@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.detect import looks_like_question
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 from sqlmodel import Session
 
 from bot.capture import Message, Source, capture_question, is_watched
+from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
 from handlers import answers, ids
 from handlers.common import channel_is_private, claim, deps_of, slack_call, workspace_of
@@ -34,9 +34,7 @@ def message_text(event: dict[str, Any]) -> str:
     return str(event.get("text") or "").strip() or files_note(event.get("files"))
 
 
-def handle_message(
-    event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
-) -> None:
+def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """A person's message in a channel: a reply in a captured thread, or perhaps a new question."""
     subtype = event.get("subtype")
     if subtype not in PEOPLE_SUBTYPES or event.get("bot_id") or not event.get("user") or event.get("hidden"):
@@ -71,9 +69,7 @@ def handle_message(
         acknowledge(client, context, captured)
 
 
-def _capture(
-    s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext
-) -> Question | None:
+def _capture(s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext) -> Question | None:
     question = capture_question(s, msg=msg, source=source, now=deps_of(context).clock())
     if question is None or not claim(s, body, context):
         s.rollback()
@@ -122,9 +118,7 @@ def capture_explicit(
     return captured
 
 
-def handle_app_mention(
-    event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
-) -> None:
+def handle_app_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     text = strip_mention(str(event.get("text") or ""), context.bot_user_id or "")
     channel = str(event.get("channel", ""))
     if not text:
@@ -148,9 +142,7 @@ def handle_ask_shortcut(
     if not message.get("user") or message.get("bot_id"):
         respond(text="Peerbot can only capture messages written by people.", response_type="ephemeral")
         return
-    captured = capture_explicit(
-        client, context, shortcut, channel=channel, message=message, source=Source.SHORTCUT
-    )
+    captured = capture_explicit(client, context, shortcut, channel=channel, message=message, source=Source.SHORTCUT)
     note = (
         "Captured as a question: colleagues' replies in its thread are kept as answers."
         if captured
@@ -159,9 +151,7 @@ def handle_ask_shortcut(
     respond(text=note, response_type="ephemeral")
 
 
-def capture_reacted(
-    client: WebClient, context: BoltContext, body: dict[str, Any], *, channel: str, ts: str
-) -> None:
+def capture_reacted(client: WebClient, context: BoltContext, body: dict[str, Any], *, channel: str, ts: str) -> None:
     """A ❓ reaction: fetch the message it was put on and capture it."""
     message = _fetch_message(client, channel=channel, ts=ts)
     if message is None:

@@ -21,16 +21,12 @@ def register(app: App) -> None:
     app.event("reaction_removed")(handle_reaction_removed)
 
 
-def handle_reaction_added(
-    event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
-) -> None:
+def handle_reaction_added(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     item = event.get("item") or {}
     if item.get("type") != "message":
         return
     if reaction_name(str(event.get("reaction", ""))) == deps_of(context).settings.ask_emoji:
-        questions.capture_reacted(
-            client, context, body, channel=str(item.get("channel")), ts=str(item.get("ts"))
-        )
+        questions.capture_reacted(client, context, body, channel=str(item.get("channel")), ts=str(item.get("ts")))
         return
     _apply(event, body, context, added=True)
 

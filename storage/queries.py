@@ -87,21 +87,15 @@ def save_user(session: Session, *, ws: Workspace, user_id: str, now: datetime, *
 
 
 def question_at(session: Session, *, ws: Workspace, channel_id: str, ts: str) -> Question | None:
-    stmt = select(Question).where(
-        Question.team_id == ws.team_id, Question.channel == channel_id, Question.ts == ts
-    )
+    stmt = select(Question).where(Question.team_id == ws.team_id, Question.channel == channel_id, Question.ts == ts)
     return session.exec(stmt).first()
 
 
-def question_for_reply(
-    session: Session, *, ws: Workspace, channel_id: str, thread_ts: str, ts: str
-) -> Question | None:
+def question_for_reply(session: Session, *, ws: Workspace, channel_id: str, thread_ts: str, ts: str) -> Question | None:
     """The latest question asked in this thread before the reply `ts`."""
     stmt = (
         select(Question)
-        .where(
-            Question.team_id == ws.team_id, Question.channel == channel_id, Question.thread_ts == thread_ts
-        )
+        .where(Question.team_id == ws.team_id, Question.channel == channel_id, Question.thread_ts == thread_ts)
         .where(col(Question.ts) < ts)
         .order_by(col(Question.ts).desc())
     )
@@ -126,9 +120,7 @@ def add_answer(session: Session, **values: Any) -> bool:
 
 
 def followup_at(session: Session, *, ws: Workspace, channel_id: str, ts: str) -> FollowUp | None:
-    stmt = select(FollowUp).where(
-        FollowUp.team_id == ws.team_id, FollowUp.channel == channel_id, FollowUp.ts == ts
-    )
+    stmt = select(FollowUp).where(FollowUp.team_id == ws.team_id, FollowUp.channel == channel_id, FollowUp.ts == ts)
     return session.exec(stmt).first()
 
 
@@ -156,9 +148,7 @@ def add_vote(session: Session, **values: Any) -> bool:
 
 
 def remove_vote(session: Session, *, answer_id: int, voter: str, emoji: str) -> bool:
-    stmt = delete(Vote).where(
-        col(Vote.answer_id) == answer_id, col(Vote.voter) == voter, col(Vote.emoji) == emoji
-    )
+    stmt = delete(Vote).where(col(Vote.answer_id) == answer_id, col(Vote.voter) == voter, col(Vote.emoji) == emoji)
     return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 

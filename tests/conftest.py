@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from slack_bolt import App
 from sqlalchemy import Engine, create_engine, text
+from sqlmodel import Session, SQLModel, select
 
-from storage.db import make_engine, normalise_url, upgrade
+from bot.app import build_app
+from bot.config import Settings
+from bot.deps import Deps, make_client
+from bot.server import handle_events
+from sandbox import Deliverer, MethodCatalog, Sandbox
+from storage.db import make_engine, normalise_url, session_factory, upgrade
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "slack-specs"
 
@@ -76,3 +85,68 @@ def engine(database_url: str) -> Iterator[Engine]:
     upgrade(e)
     yield e
     e.dispose()
+
+
+# --- Scenario rig: the real app, the sandbox Slack, signed deliveries in, recorded calls out ---
+
+
+ALICE, DANA, BOB, PRIYA = "UALICE01", "UDANA001", "UBOB0001", "UPRIYA01"
+HELP, RANDOM, SECRET = "CHELP001", "CRANDOM1", "CSECRET1"
+
+
+@dataclasses.dataclass
+class Rig:
+    slack: Sandbox
+    people: Deliverer
+    settings: Settings
+    deps: Deps
+    app: App
+    engine: Engine
+
+    def rows(self, model: type[SQLModel]) -> list[Any]:
+        with Session(self.engine) as s:
+            return list(s.exec(select(model)))
+
+    def methods(self) -> list[str]:
+        return [c.method for c in self.slack.calls]
+
+
+def make_rig(engine: Engine, clock: Clock, **env: str) -> Iterator[Rig]:
+    catalog = MethodCatalog.load(SPECS)
+    slack = Sandbox(catalog=catalog, strict=catalog is not None).start()
+    try:
+        slack.add_user(ALICE, "alice", real_name="Alice Chen", tz="Europe/Berlin")
+        slack.add_user(DANA, "dana", real_name="Dana Okafor", tz="America/New_York")
+        slack.add_user(BOB, "bob", real_name="Bob Martins")
+        slack.add_user(PRIYA, "priya", real_name="Priya Nair", is_admin=True)
+        everyone = [ALICE, DANA, BOB, PRIYA, slack.bot_user_id]
+        slack.add_channel(HELP, "help-platform", members=everyone)
+        slack.add_channel(RANDOM, "random", members=everyone)
+        slack.add_channel(SECRET, "secret-project", is_private=True, members=[ALICE, DANA, slack.bot_user_id])
+        settings = Settings.from_env(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-sandbox-token",
+                "SLACK_SIGNING_SECRET": "sandbox-signing-secret",
+                "SLACK_API_URL": slack.base_url,
+                "PEERBOT_WATCHED_CHANNELS": HELP,
+                **env,
+            }
+        )
+        deps = Deps(settings=settings, db=session_factory(engine), clock=clock, client=make_client(settings))
+        app = build_app(settings, deps, process_before_response=True)
+
+        def target(body: str, headers: dict[str, str]) -> tuple[int, str]:
+            reply = handle_events(app, settings.signing_secret, body.encode(), headers)
+            return reply.status, reply.body
+
+        slack.clear_calls()  # auth.test, made once by Bolt when the app is built
+        people = Deliverer(slack, target)
+        yield Rig(slack, people, settings, deps, app, engine)
+        assert slack.violations == [], "Web API calls that differ from Slack's method catalog"
+    finally:
+        slack.stop()
+
+
+@pytest.fixture
+def rig(engine: Engine, clock: Clock) -> Iterator[Rig]:
+    yield from make_rig(engine, clock)

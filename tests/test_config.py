@@ -44,8 +44,15 @@ def test_every_problem_is_named_at_once() -> None:
             }
         )
     text = str(info.value)
-    for key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PORT", "PEERBOT_WATCHED_CHANNELS",
-                "PEERBOT_VOTE_EMOJI", "LOG_LEVEL", "SLACK_API_URL"):
+    for key in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "PORT",
+        "PEERBOT_WATCHED_CHANNELS",
+        "PEERBOT_VOTE_EMOJI",
+        "LOG_LEVEL",
+        "SLACK_API_URL",
+    ):
         assert key in text
     assert len(info.value.problems) == 7
 
@@ -69,7 +76,9 @@ def test_run_without_tokens_exits_with_the_problems(capsys: pytest.CaptureFixtur
     assert "SLACK_BOT_TOKEN is missing" in err and "Traceback" not in err
 
 
-def test_db_upgrade_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_upgrade_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     assert main(["db", "upgrade"]) == 0
