@@ -62,7 +62,10 @@ def handle_events(app: App, secret: str, body: bytes, headers: Mapping[str, str]
     return Reply(response.status, response.body or "", content_type)
 
 
-def wsgi_app(app: App, deps: Deps) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def wsgi_app(app: App, deps: Deps) -> WSGIApp:
     """/slack/events for Slack, /healthz for load balancers (200 when the database answers)."""
     secret = deps.settings.signing_secret
 

@@ -68,7 +68,7 @@ def ask(command: dict[str, Any], text: str, context: BoltContext, client: WebCli
         return
     message = {"user": user, "ts": posted["ts"], "text": text}
     captured = questions.capture_explicit(
-        client, context, {}, channel=channel, message=message, source=Source.COMMAND, text=text
+        client, context, {}, channel=channel, message=message, source=Source.COMMAND, text=text, react=False
     )
     if captured:
         respond(text="Your question is posted; colleagues can answer in its thread.", response_type="ephemeral")

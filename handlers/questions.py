@@ -94,6 +94,7 @@ def capture_explicit(
     message: dict[str, Any],
     source: Source,
     text: str | None = None,
+    react: bool = True,
 ) -> Question | None:
     """Capture a message a person pointed at (mention, shortcut, ❓), in any channel the bot can see."""
     author = message.get("user")
@@ -113,7 +114,7 @@ def capture_explicit(
             is_private=channel_is_private(client, context, s, channel),
         )
         captured = _capture(s, msg, source, body, context)
-    if captured:
+    if captured and react:
         acknowledge(client, context, captured)
     return captured
 

@@ -123,3 +123,14 @@ def test_labelled_set_precision_and_recall() -> None:
     print(f", recall {recall:.3f} ({tp}/{actual} questions)")
     assert precision >= 0.90
     assert recall >= 0.85
+
+
+def test_held_out_set_precision_and_recall() -> None:
+    """A set written separately and never used while writing the detector: the honest measure."""
+    from bench.detect_eval import HOLDOUT, evaluate, load
+
+    scores = evaluate(load(HOLDOUT))
+    print(f"\nheld-out: precision {scores.precision:.3f}, recall {scores.recall:.3f}, F1 {scores.f1:.3f}")
+    assert scores.tp + scores.fp + scores.tn + scores.fn >= 200
+    assert scores.precision >= 0.90
+    assert scores.recall >= 0.75
