@@ -24,8 +24,9 @@ def build_app(
         name="peerbot",
         client=client or deps.client,
         signing_secret=settings.signing_secret or None,
-        # Socket Mode has no signatures; HTTP mode always has a signing secret (checked at start-up).
-        request_verification_enabled=bool(settings.signing_secret),
+        # HTTP requests are verified once, by bot.server.handle_events, before they reach Bolt;
+        # Socket Mode has no signatures to check.
+        request_verification_enabled=False,
         process_before_response=process_before_response,
         logger=logging.getLogger("peerbot.bolt"),
     )

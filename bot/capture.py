@@ -69,8 +69,11 @@ def capture_question(session: Session, *, msg: Message, source: Source, now: dat
     )
 
 
-def record_reply(session: Session, *, msg: Message, now: datetime) -> Kind | None:
-    """A reply in a captured question's thread: the asker's own is a follow-up, anyone else's an answer."""
+def record_reply(session: Session, *, msg: Message, now: datetime, via: str = "thread") -> tuple[Kind, int] | None:
+    """A reply in a captured question's thread: the asker's own is a follow-up, anyone else's an answer.
+
+    Returns what it recorded and the question's id; None when the thread is not a captured question's.
+    """
     if not msg.thread_ts:
         return None
     question = queries.question_for_reply(
@@ -90,12 +93,12 @@ def record_reply(session: Session, *, msg: Message, now: datetime) -> Kind | Non
         "updated_at": now,
     }
     if msg.author == question.author:
-        return Kind.FOLLOWUP if queries.add_followup(session, **values) else None
-    if not queries.add_answer(session, **values, via="thread"):
+        return (Kind.FOLLOWUP, question.id) if queries.add_followup(session, **values) else None
+    if not queries.add_answer(session, **values, via=via):
         return None
     if question.status == QuestionStatus.OPEN:
         queries.set_question_status(session, question_id=question.id, status=QuestionStatus.ANSWERED, now=now)
-    return Kind.ANSWER
+    return Kind.ANSWER, question.id
 
 
 def _stored(session: Session, ws: Workspace, channel_id: str, ts: str) -> Question | Answer | FollowUp | None:

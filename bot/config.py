@@ -39,6 +39,10 @@ class Settings:
     ask_emoji: str = "question"
     ack_emoji: str = "eyes"
     log_level: str = "INFO"
+    experts_per_round: int = 2
+    routing_rounds: int = 2
+    answer_hours: float = 2.0
+    fallback_channel: str = ""
 
     @property
     def socket_mode(self) -> bool:
@@ -92,6 +96,12 @@ class Settings:
             if not _EMOJI_NAME.match(value):
                 problems.append(f"{key} must be an emoji name such as {default}, got {value!r}")
             emoji[key] = value
+        per_round = _parse_number("PEERBOT_EXPERTS_PER_ROUND", get("PEERBOT_EXPERTS_PER_ROUND", "2"), 1, 10, problems)
+        rounds = _parse_number("PEERBOT_ROUNDS", get("PEERBOT_ROUNDS", "2"), 1, 10, problems)
+        hours = _parse_number("PEERBOT_ANSWER_HOURS", get("PEERBOT_ANSWER_HOURS", "2"), 0.25, 80, problems)
+        fallback = get("PEERBOT_FALLBACK_CHANNEL")
+        if fallback and not _SLACK_ID.match(fallback):
+            problems.append(f"PEERBOT_FALLBACK_CHANNEL must be a channel id such as C0123ABCD, got {fallback!r}")
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -112,6 +122,10 @@ class Settings:
             ask_emoji=emoji["PEERBOT_ASK_EMOJI"],
             ack_emoji=emoji["PEERBOT_ACK_EMOJI"],
             log_level=log_level,
+            experts_per_round=int(per_round),
+            routing_rounds=int(rounds),
+            answer_hours=hours,
+            fallback_channel=fallback,
         )
 
 
@@ -138,3 +152,14 @@ def _parse_votes(text: str, problems: list[str]) -> dict[str, float]:
             continue
         votes[name] = value
     return votes
+
+
+def _parse_number(key: str, text: str, low: float, high: float, problems: list[str]) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        problems.append(f"{key} must be a number from {low:g} to {high:g}, got {text!r}")
+        return low
+    return value

@@ -7,11 +7,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk.webhook import WebhookClient
 
 from bot.deps import Deps
-from handlers import answers, commands, questions, ratings
+from handlers import commands, questions, ratings, routing
 
 log = logging.getLogger("peerbot")
 
@@ -19,17 +20,24 @@ log = logging.getLogger("peerbot")
 def register_all(app: App, deps: Deps) -> None:
     """Wire every feature into `app`. Order matters: Bolt runs the first matching listener only."""
 
-    @app.use
-    def inject_deps(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
-        context["deps"] = deps
-        return next()
-
-    answers.register(app)  # message_changed / message_deleted, before the catch-all message listener
+    app.middleware(InjectDeps(deps))
     questions.register(app)
     ratings.register(app)
     commands.register(app)
+    routing.register(app)
     app.event(re.compile(".*"))(handle_unknown_event)
     app.error(handle_error)
+
+
+class InjectDeps(Middleware):
+    """Puts Deps into every request's context (a class: Bolt calls it without building listener arguments)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        req.context["deps"] = self.deps
+        return next()
 
 
 def handle_unknown_event(event: dict[str, Any]) -> None:

@@ -5,21 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
 
-from bot.capture import Message, apply_delete, apply_edit, record_reply
+from bot.capture import Kind, Message, apply_delete, apply_edit, record_reply
 from handlers.common import claim, deps_of, workspace_of
+from handlers.routing import on_answered
 
 log = logging.getLogger("peerbot.answers")
 
 
-def register(app: App) -> None:
-    # Before the catch-all "message" listener in handlers.questions: Bolt runs the first match only.
-    app.event({"type": "message", "subtype": "message_changed"})(handle_message_changed)
-    app.event({"type": "message", "subtype": "message_deleted"})(handle_message_deleted)
-
-
-def on_thread_reply(event: dict[str, Any], body: dict[str, Any], context: BoltContext, text: str) -> None:
+def on_thread_reply(
+    event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, text: str
+) -> None:
     msg = Message(
         ws=workspace_of(context),
         channel=str(event.get("channel")),
@@ -30,11 +28,15 @@ def on_thread_reply(event: dict[str, Any], body: dict[str, Any], context: BoltCo
     )
     deps = deps_of(context)
     with deps.db() as s:
-        kind = record_reply(s, msg=msg, now=deps.clock())
-        if kind is None or not claim(s, body, context):
+        recorded = record_reply(s, msg=msg, now=deps.clock())
+        if recorded is None or not claim(s, body, context):
             return
         s.commit()
+    kind, question_id = recorded
     log.info("recorded %s %s in thread %s", kind, msg.ts, msg.thread_ts)
+    if kind == Kind.ANSWER:
+        # An expert who answers straight in the thread closes their request like a DM answer would.
+        on_answered(client, deps, question_id, msg.author, f"Answered by <@{msg.author}> in the thread.")
 
 
 def handle_message_changed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:

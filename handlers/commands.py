@@ -10,16 +10,18 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import experts
 from bot.capture import Source
 from bot.text import escape, quote
 from handlers import ids, questions
-from handlers.common import deps_of, known_channel, workspace_of
+from handlers.common import deps_of, known_channel, slack_call, workspace_of
 from storage import queries
 
 log = logging.getLogger("peerbot.commands")
 
 HELP = """*Peerbot* helps colleagues learn from each other. Commands:
 • `/peerbot ask <your question>`: post a question here; replies in its thread are kept as answers
+• `/peerbot expert add <topics>`: get asked about questions in your topics (`remove`, `list` too)
 • `/peerbot watch` / `/peerbot unwatch`: (admins) capture questions asked in this channel, or stop
 • `/peerbot help`: this message
 You can also mention @Peerbot with a question, react :question: to any message, or use the
@@ -133,4 +135,49 @@ def _watch(watched: bool) -> Subcommand:
     return watch
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {"ask": ask, "watch": _watch(True), "unwatch": _watch(False)}
+def expert(command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    """`/peerbot expert add|remove <topics>` and `/peerbot expert list`."""
+    user = str(command.get("user_id", ""))
+    action, _, topics = text.partition(" ")
+    deps, ws = deps_of(context), workspace_of(context)
+    action = action.lower() or "list"
+    if action not in ("add", "remove", "list"):
+        respond(text=EXPERT_HELP, response_type="ephemeral")
+        return
+    if action != "list" and not topics.strip():
+        respond(text=f"Name the topics: `/peerbot expert {action} kubernetes, postgres`", response_type="ephemeral")
+        return
+    tz = None
+    if action == "add":
+        info = slack_call(client.users_info, user=user)
+        tz = str(info["user"].get("tz") or "UTC") if info else None
+    with deps.db() as s:
+        if action == "add":
+            change = experts.add_topics(s, ws=ws, user_id=user, text=topics, now=deps.clock(), tz=tz)
+        elif action == "remove":
+            change = experts.remove_topics(s, ws=ws, user_id=user, text=topics)
+        else:
+            change = experts.TopicChange([], [])
+        mine = experts.topics_of(s, ws=ws, user_id=user)
+        s.commit()
+    lines = []
+    if change.changed:
+        lines.append(("Added: " if action == "add" else "Removed: ") + ", ".join(change.changed))
+    lines += [f"Not a valid topic: {escape(r)}" for r in change.refused]
+    lines.append(
+        "Your topics: " + (", ".join(mine) if mine else "none yet. Add some: `/peerbot expert add kubernetes`")
+    )
+    respond(text="\n".join(lines), response_type="ephemeral")
+
+
+EXPERT_HELP = (
+    "`/peerbot expert add <topics>`: offer to answer questions in these topics\n"
+    "`/peerbot expert remove <topics>` · `/peerbot expert list`"
+)
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "ask": ask,
+    "watch": _watch(True),
+    "unwatch": _watch(False),
+    "expert": expert,
+}

@@ -13,8 +13,10 @@ from sqlmodel import Session
 from bot.capture import Message, Source, capture_question, is_watched
 from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
+from bot.topics import tag_question
 from handlers import answers, ids
 from handlers.common import channel_is_private, claim, deps_of, slack_call, workspace_of
+from handlers.routing import route_question
 from storage.models import Question
 
 log = logging.getLogger("peerbot.questions")
@@ -24,10 +26,10 @@ PEOPLE_SUBTYPES = {None, "thread_broadcast", "file_share", "me_message"}
 
 
 def register(app: App) -> None:
+    # The message listener first: it is by far the most frequent event, and Bolt tries listeners in order.
+    app.event("message")(handle_message)
     app.event("app_mention")(handle_app_mention)
     app.shortcut(ids.ASK_SHORTCUT)(handle_ask_shortcut)
-    # Registered last among message listeners: edits and deletes have their own (see handlers.answers).
-    app.event("message")(handle_message)
 
 
 def message_text(event: dict[str, Any]) -> str:
@@ -37,6 +39,12 @@ def message_text(event: dict[str, Any]) -> str:
 def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """A person's message in a channel: a reply in a captured thread, or perhaps a new question."""
     subtype = event.get("subtype")
+    if subtype == "message_changed":
+        answers.handle_message_changed(event, body, context)
+        return
+    if subtype == "message_deleted":
+        answers.handle_message_deleted(event, body, context)
+        return
     if subtype not in PEOPLE_SUBTYPES or event.get("bot_id") or not event.get("user") or event.get("hidden"):
         log.debug("ignored message subtype=%s bot=%s", subtype, event.get("bot_id"))
         return
@@ -46,7 +54,7 @@ def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltCon
     thread_ts, ts = event.get("thread_ts"), str(event.get("ts", ""))
     text = message_text(event)
     if thread_ts and thread_ts != ts:
-        answers.on_thread_reply(event, body, context, text)
+        answers.on_thread_reply(event, body, context, client, text)
         return
     bot = context.bot_user_id or ""
     # @mentions arrive twice (message + app_mention); the app_mention listener captures those.
@@ -67,6 +75,7 @@ def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltCon
         captured = _capture(s, msg, Source.IMPLICIT, body, context)
     if captured:
         acknowledge(client, context, captured)
+        route_question(client, deps, captured.id or 0)
 
 
 def _capture(s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext) -> Question | None:
@@ -74,6 +83,7 @@ def _capture(s: Session, msg: Message, source: Source, body: dict[str, Any], con
     if question is None or not claim(s, body, context):
         s.rollback()
         return None
+    tag_question(s, question=question)
     s.commit()
     log.info("captured question %s in %s (%s)", question.ts, question.channel, source)
     return question
@@ -116,6 +126,8 @@ def capture_explicit(
         captured = _capture(s, msg, source, body, context)
     if captured and react:
         acknowledge(client, context, captured)
+    if captured:
+        route_question(client, deps, captured.id or 0)
     return captured
 
 

@@ -8,10 +8,12 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot.ratings import Reaction, Rules, record_reaction
+from bot.ratings import Outcome, Reaction, Rules, record_reaction
 from bot.text import reaction_name
 from handlers import questions
 from handlers.common import claim, deps_of, workspace_of
+from handlers.routing import on_answered
+from storage import queries
 
 log = logging.getLogger("peerbot.ratings")
 
@@ -28,15 +30,19 @@ def handle_reaction_added(event: dict[str, Any], body: dict[str, Any], context: 
     if reaction_name(str(event.get("reaction", ""))) == deps_of(context).settings.ask_emoji:
         questions.capture_reacted(client, context, body, channel=str(item.get("channel")), ts=str(item.get("ts")))
         return
-    _apply(event, body, context, added=True)
+    _apply(event, body, context, client, added=True)
 
 
-def handle_reaction_removed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+def handle_reaction_removed(
+    event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
     if (event.get("item") or {}).get("type") == "message":
-        _apply(event, body, context, added=False)
+        _apply(event, body, context, client, added=False)
 
 
-def _apply(event: dict[str, Any], body: dict[str, Any], context: BoltContext, *, added: bool) -> None:
+def _apply(
+    event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient, *, added: bool
+) -> None:
     deps = deps_of(context)
     settings = deps.settings
     item = event.get("item") or {}
@@ -55,5 +61,8 @@ def _apply(event: dict[str, Any], body: dict[str, Any], context: BoltContext, *,
         outcome = record_reaction(s, reaction=reaction, rules=rules, now=deps.clock())
         if outcome is None or not claim(s, body, context):
             return
+        answer = queries.answer_at(s, ws=reaction.ws, channel_id=reaction.channel, ts=reaction.ts)
         s.commit()
+    if outcome == Outcome.ACCEPTED and answer is not None:
+        on_answered(client, deps, answer.question_id, None, "Resolved: the asker accepted an answer.")
     log.info("%s: %s by %s on %s", outcome, reaction.emoji, reaction.voter, reaction.ts)

@@ -22,4 +22,15 @@ def build_scheduler(deps: Deps) -> BackgroundScheduler:
         max_instances=1,
         misfire_grace_time=600,
     )
+    scheduler.add_job(
+        jobs.escalate,
+        "interval",
+        minutes=1,
+        args=[deps],
+        id="routing-sweep",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=60,
+    )
     return scheduler

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -82,19 +82,27 @@ class Channel(SQLModel, table=True):
 
 class Question(SQLModel, table=True):
     __tablename__ = "questions"
-    __table_args__ = (UniqueConstraint("team_id", "channel", "ts"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel", "ts"),
+        # Finding the question a thread reply belongs to: without it SQLite walks the whole channel.
+        Index("ix_questions_thread", "team_id", "channel", "thread_ts", "ts"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
     enterprise_id: str = Field(default="", max_length=32)
     channel: str = Field(max_length=32)
     ts: str = Field(max_length=32)
     # Where answers go: the message's own ts, or the root of the thread it was asked in.
-    thread_ts: str = Field(max_length=32, index=True)
+    thread_ts: str = Field(max_length=32)
     author: str = Field(max_length=32, index=True)
     text: str
     status: str = Field(default=QuestionStatus.OPEN, max_length=16)
     source: str = Field(default="implicit", max_length=16)
     is_private: bool = False
+    # Routing: which round of experts was asked, and when to look again (None: nothing to do).
+    route_round: int = 0
+    route_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
+    escalated: bool = False
     created_at: datetime = _ts_col()
     updated_at: datetime = _ts_col()
 
@@ -162,3 +170,94 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(max_length=64)
     event_type: str = Field(max_length=64)
     received_at: datetime = _ts_col(index=True)
+
+
+class Tag(SQLModel, table=True):
+    """The tag vocabulary of a workspace; aliases point at their canonical tag."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    name: str = Field(max_length=40)
+    alias_of: str = Field(default="", max_length=40)  # "" for a canonical tag
+    uses: int = 0
+
+
+class QuestionTag(SQLModel, table=True):
+    __tablename__ = "question_tags"
+    __table_args__ = (UniqueConstraint("question_id", "tag"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    question_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    tag: str = Field(max_length=40, index=True)
+
+
+class Expert(SQLModel, table=True):
+    """A person who answers questions in their topics, on their own terms."""
+
+    __tablename__ = "experts"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    user_id: str = Field(max_length=32)
+    capacity: int = 3
+    tz: str = Field(default="UTC", max_length=64)
+    work_start: int = 9  # hour of day, in the expert's time zone
+    work_end: int = 17
+    work_days: str = Field(default="0,1,2,3,4", max_length=20)  # Monday = 0
+    on_leave_until: date | None = None
+    paused: bool = False
+    deleted: bool = False
+    last_asked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    updated_at: datetime = _ts_col()
+
+
+class ExpertTopic(SQLModel, table=True):
+    __tablename__ = "expert_topics"
+    __table_args__ = (UniqueConstraint("expert_id", "tag"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    expert_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("experts.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    tag: str = Field(max_length=40, index=True)
+
+
+class AssignmentStatus(StrEnum):
+    PENDING = "pending"  # asked (or about to be: dm_ts empty means the DM is still to be sent)
+    ANSWERED = "answered"
+    PASSED = "passed"
+    SNOOZED = "snoozed"
+    EXPIRED = "expired"  # nobody answered in time; the next round was asked
+    CANCELLED = "cancelled"  # the question was answered, accepted or resolved otherwise
+    FAILED = "failed"  # the DM could not be delivered (cannot_dm_bot, account_inactive, …)
+
+
+class Assignment(SQLModel, table=True):
+    """One expert asked about one question: the routing state, swept by the scheduler."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("question_id", "expert"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    question_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    expert: str = Field(max_length=32, index=True)
+    round: int = 1
+    status: str = Field(default=AssignmentStatus.PENDING, max_length=16, index=True)
+    suggested_by: str = Field(default="", max_length=32)
+    dm_channel: str = Field(default="", max_length=32)
+    dm_ts: str = Field(default="", max_length=32)
+    reason: str = Field(default="", max_length=500)
+    asked_at: datetime = _ts_col()
+    due_at: datetime = _ts_col(index=True)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

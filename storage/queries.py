@@ -11,11 +11,17 @@ from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import (
     Answer,
+    Assignment,
+    AssignmentStatus,
     Channel,
+    Expert,
+    ExpertTopic,
     FollowUp,
     ProcessedEvent,
     Question,
     QuestionStatus,
+    QuestionTag,
+    Tag,
     User,
     Vote,
     Workspace,
@@ -163,4 +169,154 @@ def score_of(session: Session, *, answer_id: int) -> float:
 
 def questions(session: Session, *, ws: Workspace, limit: int = 100) -> list[Question]:
     stmt = select(Question).where(Question.team_id == ws.team_id).order_by(col(Question.ts)).limit(limit)
+    return list(session.exec(stmt))
+
+
+# --- Topics, experts and assignments ---
+
+
+def vocabulary(session: Session, *, ws: Workspace) -> dict[str, list[str]]:
+    """{canonical tag: [aliases]} of a workspace."""
+    terms: dict[str, list[str]] = {}
+    rows = list(session.exec(select(Tag).where(Tag.team_id == ws.team_id).order_by(col(Tag.name))))
+    for row in rows:
+        if not row.alias_of:
+            terms.setdefault(row.name, [])
+    for row in rows:
+        if row.alias_of:
+            terms.setdefault(row.alias_of, []).append(row.name)
+    return terms
+
+
+def add_tag(session: Session, *, ws: Workspace, name: str, alias_of: str = "") -> bool:
+    values = {"team_id": ws.team_id, "enterprise_id": ws.enterprise_id, "name": name, "alias_of": alias_of}
+    return insert_ignoring_duplicates(session, Tag, values)
+
+
+def set_question_tags(session: Session, *, ws: Workspace, question_id: int, tags: list[str]) -> None:
+    session.execute(delete(QuestionTag).where(col(QuestionTag.question_id) == question_id))
+    for tag in tags:
+        values = {"team_id": ws.team_id, "enterprise_id": ws.enterprise_id, "question_id": question_id, "tag": tag}
+        insert_ignoring_duplicates(session, QuestionTag, values)
+
+
+def question_tags(session: Session, *, question_id: int) -> list[str]:
+    stmt = select(QuestionTag.tag).where(QuestionTag.question_id == question_id).order_by(col(QuestionTag.id))
+    return list(session.exec(stmt))
+
+
+def expert(session: Session, *, ws: Workspace, user_id: str) -> Expert | None:
+    return session.exec(select(Expert).where(Expert.team_id == ws.team_id, Expert.user_id == user_id)).first()
+
+
+def experts(session: Session, *, ws: Workspace) -> list[Expert]:
+    return list(session.exec(select(Expert).where(Expert.team_id == ws.team_id).order_by(col(Expert.user_id))))
+
+
+def expert_topics(session: Session, *, expert_ids: list[int]) -> dict[int, list[str]]:
+    topics: dict[int, list[str]] = {i: [] for i in expert_ids}
+    if expert_ids:
+        stmt = select(ExpertTopic).where(col(ExpertTopic.expert_id).in_(expert_ids)).order_by(col(ExpertTopic.tag))
+        for row in session.exec(stmt):
+            topics[row.expert_id].append(row.tag)
+    return topics
+
+
+def experts_in_topics(session: Session, *, ws: Workspace, topics: list[str]) -> list[Expert]:
+    stmt = (
+        select(Expert)
+        .join(ExpertTopic, col(ExpertTopic.expert_id) == col(Expert.id))
+        .where(Expert.team_id == ws.team_id, col(ExpertTopic.tag).in_(topics))
+        .distinct()
+    )
+    return list(session.exec(stmt))
+
+
+def add_expert_topic(session: Session, *, ws: Workspace, expert_id: int, tag: str) -> bool:
+    values = {"team_id": ws.team_id, "enterprise_id": ws.enterprise_id, "expert_id": expert_id, "tag": tag}
+    return insert_ignoring_duplicates(session, ExpertTopic, values)
+
+
+def remove_expert_topics(session: Session, *, expert_id: int, tags: list[str]) -> int:
+    stmt = delete(ExpertTopic).where(col(ExpertTopic.expert_id) == expert_id, col(ExpertTopic.tag).in_(tags))
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def open_assignment_counts(session: Session, *, ws: Workspace, users: list[str]) -> dict[str, int]:
+    stmt = (
+        select(Assignment.expert, func.count())
+        .where(Assignment.team_id == ws.team_id, col(Assignment.expert).in_(users))
+        .where(col(Assignment.status).in_([AssignmentStatus.PENDING, AssignmentStatus.SNOOZED]))
+        .group_by(col(Assignment.expert))
+    )
+    return {user: int(n) for user, n in session.exec(stmt)}
+
+
+def topic_votes(
+    session: Session, *, ws: Workspace, users: list[str], topics: list[str]
+) -> dict[tuple[str, str], list[float]]:
+    """Vote weights on each person's answers, per topic of the question answered."""
+    stmt = (
+        select(Answer.author, QuestionTag.tag, Vote.weight)
+        .join(Vote, col(Vote.answer_id) == col(Answer.id))
+        .join(QuestionTag, col(QuestionTag.question_id) == col(Answer.question_id))
+        .where(Answer.team_id == ws.team_id, col(Answer.author).in_(users), col(QuestionTag.tag).in_(topics))
+    )
+    out: dict[tuple[str, str], list[float]] = {}
+    for author, tag, weight in session.exec(stmt):
+        out.setdefault((author, tag), []).append(float(weight))
+    return out
+
+
+def assignments_for(session: Session, *, question_id: int) -> list[Assignment]:
+    stmt = select(Assignment).where(Assignment.question_id == question_id).order_by(col(Assignment.id))
+    return list(session.exec(stmt))
+
+
+def thread_people(session: Session, *, question_id: int) -> set[str]:
+    answered = select(Answer.author).where(Answer.question_id == question_id)
+    followed = select(FollowUp.author).where(FollowUp.question_id == question_id)
+    return set(session.exec(answered)) | set(session.exec(followed))
+
+
+def due_assignments(session: Session, *, now: datetime, limit: int = 200) -> list[Assignment]:
+    """Asked and unanswered past their deadline, or snoozed until now."""
+    stmt = (
+        select(Assignment)
+        .where(col(Assignment.status).in_([AssignmentStatus.PENDING, AssignmentStatus.SNOOZED]))
+        .where(col(Assignment.due_at) <= now, Assignment.dm_ts != "")
+        .order_by(col(Assignment.due_at))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def unsent_assignments(session: Session, *, limit: int = 200) -> list[Assignment]:
+    """Assignments whose DM is still to be sent (a crash or a Slack failure came in between)."""
+    stmt = (
+        select(Assignment)
+        .where(Assignment.status == AssignmentStatus.PENDING, Assignment.dm_ts == "")
+        .order_by(col(Assignment.id))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def questions_to_route(session: Session, *, now: datetime, limit: int = 200) -> list[Question]:
+    stmt = (
+        select(Question)
+        .where(col(Question.route_at).is_not(None), col(Question.route_at) <= now)
+        .order_by(col(Question.route_at))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def assignments_to(session: Session, *, ws: Workspace, expert: str, limit: int = 20) -> list[Assignment]:
+    stmt = (
+        select(Assignment)
+        .where(Assignment.team_id == ws.team_id, Assignment.expert == expert)
+        .order_by(col(Assignment.id).desc())
+        .limit(limit)
+    )
     return list(session.exec(stmt))

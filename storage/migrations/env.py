@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage.fulltext import include_name
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -18,6 +19,7 @@ with engine.connect() as connection:
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,  # search_* objects are the full-text index's, made by hand in 0002
     )
     with context.begin_transaction():
         context.run_migrations()

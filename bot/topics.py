@@ -1,0 +1,37 @@
+"""Topics of questions: tagging with the workspace vocabulary, which grows with the hashtags people use."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.tagging import Vocabulary, load_yaml_vocabulary, tags_for
+from storage import queries
+from storage.models import Question, Workspace
+
+
+def vocabulary(session: Session, *, ws: Workspace) -> Vocabulary:
+    return Vocabulary(queries.vocabulary(session, ws=ws))
+
+
+def tag_question(session: Session, *, question: Question) -> list[str]:
+    """Find and store a question's tags; new hashtags join the vocabulary."""
+    ws = Workspace(question.team_id, question.enterprise_id)
+    vocab = vocabulary(session, ws=ws)
+    channel = queries.channel(session, ws=ws, channel_id=question.channel)
+    defaults = [t for t in (channel.default_tags.split(",") if channel else []) if t.strip()]
+    tags = tags_for(question.text, vocabulary=vocab, channel_defaults=defaults)[:10]
+    for tag in tags:
+        if vocab.canonical(tag) is None:
+            queries.add_tag(session, ws=ws, name=tag)
+    queries.set_question_tags(session, ws=ws, question_id=question.id or 0, tags=tags)
+    return tags
+
+
+def import_vocabulary(session: Session, *, ws: Workspace, yaml_text: str) -> int:
+    """Seed the vocabulary from YAML (`tags: {kubernetes: [k8s]}`); returns how many names were added."""
+    added = 0
+    for name, aliases in load_yaml_vocabulary(yaml_text).items():
+        added += queries.add_tag(session, ws=ws, name=name)
+        for alias in aliases:
+            added += queries.add_tag(session, ws=ws, name=alias, alias_of=name)
+    return added

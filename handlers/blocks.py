@@ -1,0 +1,107 @@
+"""Pure Block Kit builders: data in, blocks out; every quoted user text escaped and cut to fit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.text import escape, quote, truncate
+from handlers import ids
+
+Block = dict[str, Any]
+SECTION_LIMIT = 3000
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id}
+    button["value"] = value
+    if style:
+        button["style"] = style
+    return button
+
+
+def expert_dm(
+    *, assignment_id: int, asker: str, channel: str, text: str, topics: list[str], permalink: str, suggested_by: str
+) -> list[Block]:
+    """The DM asking an expert for help: the question quoted safely, where, topics, and what they can do."""
+    lead = f"<@{asker}> asked in <#{channel}>"
+    if suggested_by:
+        lead = f"<@{suggested_by}> thinks you can help. {lead}"
+    where = f"<{permalink}|Open the thread>" if permalink else ""
+    tags = "Topics: " + ", ".join(escape(t) for t in topics) if topics else "No topics yet"
+    value = str(assignment_id)
+    return [
+        _section(f"{lead}:\n{quote(text)}"),
+        _context(" · ".join(part for part in (tags, where) if part)),
+        {
+            "type": "actions",
+            "block_id": "routing",
+            "elements": [
+                _button("Answer", ids.ANSWER, value, "primary"),
+                _button("Pass", ids.PASS, value),
+                _button("Snooze 1h", ids.SNOOZE, value),
+                {
+                    "type": "users_select",
+                    "action_id": ids.SUGGEST,
+                    "placeholder": {"type": "plain_text", "text": "Suggest someone"},
+                },
+            ],
+        },
+    ]
+
+
+def dm_settled(*, asker: str, channel: str, text: str, outcome: str) -> list[Block]:
+    """What the expert's DM becomes once it needs nothing more from them."""
+    return [_section(f"<@{asker}> asked in <#{channel}>:\n{quote(text, 500)}"), _context(outcome)]
+
+
+def answer_modal(*, assignment_id: int, text: str) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": ids.ANSWER_MODAL,
+        "private_metadata": json.dumps({"assignment": assignment_id}),
+        "title": {"type": "plain_text", "text": "Answer"},
+        "submit": {"type": "plain_text", "text": "Post answer"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(f"The question:\n{quote(text, 2000)}"),
+            {
+                "type": "input",
+                "block_id": ids.ANSWER_BLOCK,
+                "label": {"type": "plain_text", "text": "Your answer (posted in the thread under your name)"},
+                "element": {"type": "plain_text_input", "action_id": ids.ANSWER_INPUT, "multiline": True},
+            },
+        ],
+    }
+
+
+def pass_modal(*, assignment_id: int) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": ids.PASS_MODAL,
+        "private_metadata": json.dumps({"assignment": assignment_id}),
+        "title": {"type": "plain_text", "text": "Pass"},
+        "submit": {"type": "plain_text", "text": "Pass"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ids.REASON_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Why? (optional, helps route better)"},
+                "element": {"type": "plain_text_input", "action_id": ids.REASON_INPUT},
+            }
+        ],
+    }
+
+
+def thread_answer(*, expert: str, text: str) -> str:
+    """The expert's answer as posted in the thread: attributed, and escaped so it cannot ping anyone."""
+    return f"<@{expert}> answered via Peerbot:\n{quote(text, 3500)}"

@@ -1,0 +1,334 @@
+"""Routing in Slack: DMs to experts, their buttons and modals, answers posted to the thread."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import assignments
+from bot.capture import Message, record_reply
+from bot.deps import Deps
+from bot.text import quote
+from handlers import blocks, ids
+from handlers.common import deps_of, slack_call
+from storage import queries
+from storage.models import Assignment, AssignmentStatus, Question, QuestionStatus, Workspace
+
+log = logging.getLogger("peerbot.routing")
+
+# The person cannot receive a DM at all: ask someone else instead of retrying.
+UNREACHABLE = {"cannot_dm_bot", "user_not_found", "account_inactive", "user_disabled", "not_allowed_token_type"}
+MAX_ANSWER = 3000
+
+
+def register(app: App) -> None:
+    app.action(ids.ANSWER)(handle_answer_button)
+    app.action(ids.PASS)(handle_pass_button)
+    app.action(ids.SNOOZE)(handle_snooze)
+    app.action(ids.SUGGEST)(handle_suggest)
+    app.view(ids.ANSWER_MODAL)(handle_answer_submit)
+    app.view(ids.PASS_MODAL)(handle_pass_submit)
+
+
+def rules(deps: Deps) -> assignments.RoutingRules:
+    s = deps.settings
+    return assignments.RoutingRules(
+        per_round=s.experts_per_round, rounds=s.routing_rounds, answer_hours=s.answer_hours,
+        fallback_channel=s.fallback_channel,
+    )  # fmt: skip
+
+
+def route_question(client: WebClient, deps: Deps, question_id: int) -> None:
+    """Run one routing step for a question and do in Slack what it decided."""
+    with deps.db() as s:
+        question = s.get(Question, question_id)
+        if question is None:
+            return
+        routed = assignments.route(s, question=question, rules=rules(deps), now=deps.clock())
+        s.commit()
+        asked = [a.id for a in routed.asked if a.id is not None]
+        q = question.model_copy()
+    for assignment_id in asked:
+        send_dm(client, deps, assignment_id)
+    if routed.wait_until is not None:
+        when = f"<!date^{int(routed.wait_until.timestamp())}^{{date_short_pretty}} at {{time}}|soon>"
+        _tell_asker(client, q, f"No expert in these topics is at work right now; expect help from {when}.")
+    elif routed.fallback:
+        _post_fallback(client, deps, q)
+    elif routed.nobody and q.route_round == 0:
+        log.info("no expert for question %s", q.id)
+
+
+def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
+    """Send (or resend) an assignment's DM; record where it went. Unreachable people are skipped."""
+    with deps.db() as s:
+        a = s.get(Assignment, assignment_id)
+        q = s.get(Question, a.question_id) if a else None
+        if a is None or q is None or a.status != AssignmentStatus.PENDING or a.dm_ts:
+            return
+        topics = queries.question_tags(s, question_id=q.id or 0)
+        earlier = queries.assignments_to(s, ws=_ws(q), expert=a.expert)
+        known = next((x.dm_channel for x in earlier if x.dm_channel), "")  # DM channel ids never change
+    try:
+        dm = known or client.conversations_open(users=a.expert)["channel"]["id"]
+        link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
+        dm_blocks = blocks.expert_dm(
+            assignment_id=assignment_id, asker=q.author, channel=q.channel, text=q.text, topics=topics,
+            permalink=str(link["permalink"]) if link else "", suggested_by=a.suggested_by,
+        )  # fmt: skip
+        fallback = f"Can you help with a question in topics {', '.join(topics)}?"
+        posted = client.chat_postMessage(channel=dm, text=fallback, blocks=dm_blocks)
+    except SlackApiError as e:
+        error = str(e.response.get("error"))
+        log.warning("DM to %s failed: %s", a.expert, error)
+        if error in UNREACHABLE:
+            _unreachable(client, deps, assignment_id, error)
+        return  # anything else is retried by the sweep: the DM is still marked unsent
+    with deps.db() as s:
+        a = s.get(Assignment, assignment_id)
+        if a is not None:
+            a.dm_channel, a.dm_ts = dm, str(posted["ts"])
+            s.add(a)
+            s.commit()
+
+
+def _unreachable(client: WebClient, deps: Deps, assignment_id: int, error: str) -> None:
+    with deps.db() as s:
+        a = s.get(Assignment, assignment_id)
+        if a is None:
+            return
+        a.status, a.reason, a.closed_at = AssignmentStatus.FAILED, error, deps.clock()
+        row = queries.expert(s, ws=Workspace(a.team_id, a.enterprise_id), user_id=a.expert)
+        if row is not None and error in {"user_not_found", "account_inactive", "user_disabled"}:
+            row.deleted = True  # never routed to again
+            s.add(row)
+        s.add(a)
+        question_id = a.question_id
+        s.commit()
+    route_question(client, deps, question_id)
+
+
+def on_answered(client: WebClient, deps: Deps, question_id: int, answered_by: str | None, outcome: str) -> None:
+    """Close the question's open assignments and turn their DMs into a settled note."""
+    with deps.db() as s:
+        closed = assignments.close(s, question_id=question_id, now=deps.clock(), answered_by=answered_by)
+        s.commit()
+    for a in closed:
+        settle_dm(client, deps, a, outcome)
+
+
+def _assignment(body: dict[str, Any], deps: Deps) -> tuple[Assignment, Question] | None:
+    value = (body.get("actions") or [{}])[0].get("value") or json.loads(
+        (body.get("view") or {}).get("private_metadata") or "{}"
+    ).get("assignment")
+    try:
+        assignment_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    with deps.db() as s:
+        a = s.get(Assignment, assignment_id)
+        q = s.get(Question, a.question_id) if a else None
+        return (a, q) if a is not None and q is not None else None
+
+
+def _still_open(found: tuple[Assignment, Question] | None, user: str) -> str | None:
+    """None when the expert may act; otherwise a polite note why not."""
+    if found is None:
+        return "That question is no longer here (it may have been deleted)."
+    a, q = found
+    if a.expert != user:
+        return "This request was for someone else."
+    if q.status != QuestionStatus.OPEN:
+        return "Thanks! This question has been answered already."
+    if a.status not in assignments.OPEN:
+        return "You already responded to this one; nothing changed."
+    return None
+
+
+def handle_answer_button(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    ack()
+    deps = deps_of(context)
+    found = _assignment(body, deps)
+    user = str(body.get("user", {}).get("id", ""))
+    note = _still_open(found, user)
+    if note or found is None:
+        _ephemeral_in_dm(client, body, user, note or "")
+        return
+    a, q = found
+    client.views_open(trigger_id=body["trigger_id"], view=blocks.answer_modal(assignment_id=a.id or 0, text=q.text))
+
+
+def handle_pass_button(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    ack()
+    found = _assignment(body, deps_of(context))
+    user = str(body.get("user", {}).get("id", ""))
+    note = _still_open(found, user)
+    if note or found is None:
+        _ephemeral_in_dm(client, body, user, note or "")
+        return
+    client.views_open(trigger_id=body["trigger_id"], view=blocks.pass_modal(assignment_id=found[0].id or 0))
+
+
+def handle_answer_submit(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    """The expert's answer from the modal: validated inline, posted in the thread, recorded, everyone told."""
+    values = view.get("state", {}).get("values", {})
+    text = str((values.get(ids.ANSWER_BLOCK, {}).get(ids.ANSWER_INPUT) or {}).get("value") or "").strip()
+    if not text or len(text) > MAX_ANSWER:
+        problem = (
+            "Write an answer first." if not text else f"Keep it under {MAX_ANSWER:,} characters ({len(text):,} now)."
+        )
+        ack(response_action="errors", errors={ids.ANSWER_BLOCK: problem})
+        return
+    deps = deps_of(context)
+    found = _assignment(body, deps)
+    user = str(body.get("user", {}).get("id", ""))
+    note = _still_open(found, user)
+    if note or found is None:
+        ack(response_action="errors", errors={ids.ANSWER_BLOCK: note or "This question is gone."})
+        return
+    ack()
+    q = found[1]
+    posted = client.chat_postMessage(
+        channel=q.channel, thread_ts=q.thread_ts, text=blocks.thread_answer(expert=user, text=text)
+    )
+    msg = Message(ws=_ws(q), channel=q.channel, ts=str(posted["ts"]), author=user, text=text, thread_ts=q.thread_ts)
+    with deps.db() as s:
+        record_reply(s, msg=msg, now=deps.clock(), via="dm")
+        s.commit()
+    on_answered(client, deps, q.id or 0, user, f"Answered by <@{user}>. Thank you!")
+    _tell_asker(client, q, f"<@{user}> answered your question in the thread.", dm=True)
+
+
+def handle_pass_submit(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    ack()
+    deps = deps_of(context)
+    found = _assignment(body, deps)
+    user = str(body.get("user", {}).get("id", ""))
+    if _still_open(found, user) or found is None:
+        return
+    values = view.get("state", {}).get("values", {})
+    reason = str((values.get(ids.REASON_BLOCK, {}).get(ids.REASON_INPUT) or {}).get("value") or "")[:500]
+    _close_one(client, deps, found, AssignmentStatus.PASSED, reason, "You passed on this one. Thanks for saying so!")
+    route_question(client, deps, found[1].id or 0)
+
+
+def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    ack()
+    deps = deps_of(context)
+    found = _assignment(body, deps)
+    user = str(body.get("user", {}).get("id", ""))
+    note = _still_open(found, user)
+    if note or found is None:
+        _ephemeral_in_dm(client, body, user, note or "")
+        return
+    with deps.db() as s:
+        a = s.get(Assignment, found[0].id)
+        if a is not None:
+            a.status, a.due_at = AssignmentStatus.SNOOZED, deps.clock() + assignments.SNOOZE
+            s.add(a)
+            s.commit()
+    _ephemeral_in_dm(client, body, user, "Snoozed: I'll ask you again in an hour.")
+
+
+def handle_suggest(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The expert points at a colleague: they are asked next, and learn the question's topics."""
+    ack()
+    deps = deps_of(context)
+    found = _assignment_from_block(body, deps)
+    user = str(body.get("user", {}).get("id", ""))
+    note = _still_open(found, user)
+    suggested = str((body.get("actions") or [{}])[0].get("selected_user") or "")
+    if note or found is None or not suggested:
+        _ephemeral_in_dm(client, body, user, note or "Pick a colleague to suggest.")
+        return
+    q = found[1]
+    if suggested in {q.author, user, context.bot_user_id}:
+        _ephemeral_in_dm(client, body, user, "Suggest someone other than the asker or yourself.")
+        return
+    with deps.db() as s:
+        new = assignments.suggest(
+            s, question_id=q.id or 0, by=user, person=suggested, rules=rules(deps), now=deps.clock()
+        )
+        s.commit()
+    if new is None:
+        _ephemeral_in_dm(client, body, user, f"<@{suggested}> has been asked already.")
+        return
+    _close_one(
+        client, deps, found, AssignmentStatus.PASSED, f"suggested {suggested}", f"You suggested <@{suggested}>. Thanks!"
+    )
+    send_dm(client, deps, new)
+
+
+def _assignment_from_block(body: dict[str, Any], deps: Deps) -> tuple[Assignment, Question] | None:
+    """A users_select carries no value: the assignment is the one whose DM holds the select."""
+    message = body.get("message") or {}
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == ids.ANSWER:
+                return _assignment({"actions": [{"value": element.get("value")}]}, deps)
+    return None
+
+
+def _close_one(client: WebClient, deps: Deps, found: tuple[Assignment, Question], status: AssignmentStatus,
+               reason: str, outcome: str) -> None:  # fmt: skip
+    a = found[0]
+    with deps.db() as s:
+        row = s.get(Assignment, a.id)
+        if row is None:
+            return
+        row.status, row.reason, row.closed_at = status, reason, deps.clock()
+        s.add(row)
+        s.commit()
+    settle_dm(client, deps, a, outcome)
+
+
+def settle_dm(client: WebClient, deps: Deps, a: Assignment, outcome: str) -> None:
+    """Turn an expert's DM into a short note once it needs nothing more from them."""
+    if not a.dm_ts:
+        return
+    with deps.db() as s:
+        q = s.get(Question, a.question_id)
+    if q is not None:
+        settled = blocks.dm_settled(asker=q.author, channel=q.channel, text=q.text, outcome=outcome)
+        slack_call(client.chat_update, channel=a.dm_channel, ts=a.dm_ts, text=outcome, blocks=settled)
+
+
+def _ephemeral_in_dm(client: WebClient, body: dict[str, Any], user: str, text: str) -> None:
+    channel = str((body.get("channel") or body.get("container") or {}).get("id") or
+                  (body.get("container") or {}).get("channel_id") or "")  # fmt: skip
+    if channel:
+        slack_call(client.chat_postEphemeral, channel=channel, user=user, text=text)
+
+
+def _tell_asker(client: WebClient, q: Question, text: str, *, dm: bool = False) -> None:
+    if dm:
+        link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
+        suffix = f" <{link['permalink']}|See it>" if link else ""
+        slack_call(client.chat_postMessage, channel=q.author, text=text + suffix)
+    else:
+        slack_call(client.chat_postEphemeral, channel=q.channel, user=q.author, text=text)
+
+
+def _post_fallback(client: WebClient, deps: Deps, q: Question) -> None:
+    if q.is_private:
+        log.info("question %s is in a private channel: not posted to the fallback channel", q.id)
+        _tell_asker(client, q, "No expert answered yet. Try mentioning a colleague who might know.")
+        return
+    link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
+    where = f"<{link['permalink']}|in <#{q.channel}>>" if link else f"in <#{q.channel}>"
+    text = f"Nobody has answered this question {where} yet. Can you help?\n{quote(q.text, 1500)}"
+    slack_call(client.chat_postMessage, channel=deps.settings.fallback_channel, text=text)
+    _tell_asker(client, q, "No expert answered in time, so I've asked a wider group for help.")
+
+
+def _ws(q: Question) -> Workspace:
+    return Workspace(q.team_id, q.enterprise_id)

@@ -1,0 +1,181 @@
+"""Routing through the real app: experts get DMs, answer from them, pass, snooze, suggest; the sweep escalates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from conftest import ALICE, BOB, DANA, HELP, PRIYA, Clock, Rig, make_rig
+from sqlalchemy import Engine
+
+from handlers import ids
+from scheduled.jobs import escalate
+from storage.models import Answer, Assignment, Expert, Question
+
+QUESTION = "How do I rotate the #postgres password on staging?"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 3, 3, 15, 0, tzinfo=UTC))  # a Tuesday: 10:00 in New York, 16:00 in Berlin
+
+
+@pytest.fixture
+def rig(engine: Engine, clock: Clock) -> Iterator[Rig]:
+    yield from make_rig(engine, clock, PEERBOT_EXPERTS_PER_ROUND="1", PEERBOT_FALLBACK_CHANNEL="CRANDOM1")
+
+
+def experts(rig: Rig, *people: str) -> None:
+    for person in people:
+        rig.people.command(person, HELP, "/peerbot", "expert add postgres, kubernetes")
+    rig.slack.clear_calls()
+
+
+def dm_of(rig: Rig, user: str) -> dict:  # type: ignore[type-arg]
+    messages = rig.slack.dm_messages(user)
+    assert messages, f"no DM to {user}"
+    return messages[-1]
+
+
+def assignments(rig: Rig) -> list[tuple[str, str, int]]:
+    return [(a.expert, a.status, a.round) for a in sorted(rig.rows(Assignment), key=lambda a: a.id)]
+
+
+def test_expert_directory_commands(rig: Rig) -> None:
+    rig.people.command(DANA, HELP, "/peerbot", "expert add Kubernetes, postgres ###")
+    text = rig.slack.responses[-1]["json"]["text"]
+    assert "Added: kubernetes, postgres" in text and "Not a valid topic: ###" in text
+    rig.people.command(DANA, HELP, "/peerbot", "expert remove kubernetes")
+    assert "Your topics: postgres" in rig.slack.responses[-1]["json"]["text"]
+    [row] = rig.rows(Expert)
+    assert (row.user_id, row.tz) == (DANA, "America/New_York")  # from users.info
+
+
+def test_question_is_routed_answered_from_the_dm_and_everyone_told(rig: Rig) -> None:
+    experts(rig, DANA)
+    q = rig.people.post(ALICE, HELP, QUESTION)
+    assert assignments(rig) == [(DANA, "pending", 1)]
+    dm = dm_of(rig, DANA)
+    text = str(dm["blocks"])
+    assert "postgres" in text and f"<@{ALICE}>" in text and "Open the thread" in text
+    rig.people.click(DANA, ids.ANSWER, message=(rig.slack.dm_channel(DANA), dm["ts"]))
+    [modal] = rig.slack.open_modals(DANA)
+    d = rig.people.submit(DANA, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: "Use `vault` <!channel>"}})
+    assert d.status == 200
+    [reply] = rig.slack.replies(HELP, q)
+    assert reply["text"].startswith(f"<@{DANA}> answered via Peerbot:") and "<!channel>" not in reply["text"]
+    [answer] = rig.rows(Answer)
+    assert (answer.author, answer.via, answer.text) == (DANA, "dm", "Use `vault` <!channel>")
+    assert rig.rows(Question)[0].status == "answered"
+    assert assignments(rig) == [(DANA, "answered", 1)]
+    assert "Answered by" in dm_of(rig, DANA)["text"]  # the DM was updated
+    assert any("answered your question" in m["text"] for m in rig.slack.dm_messages(ALICE))
+
+
+def test_modal_validation_and_buttons_after_the_fact(rig: Rig) -> None:
+    experts(rig, DANA)
+    rig.people.post(ALICE, HELP, QUESTION)
+    dm = dm_of(rig, DANA)
+    where = (rig.slack.dm_channel(DANA), dm["ts"])
+    rig.people.click(DANA, ids.ANSWER, message=where)
+    [modal] = rig.slack.open_modals(DANA)
+    too_long = rig.people.submit(DANA, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: "x" * 3001}})
+    assert too_long.json()["response_action"] == "errors"
+    assert rig.rows(Answer) == []
+    rig.people.post(BOB, HELP, "Try `vault write -f database/rotate-root/staging`.", thread_ts=rig.rows(Question)[0].ts)
+    assert assignments(rig) == [(DANA, "cancelled", 1)]  # someone answered in the thread
+    late = rig.people.submit(DANA, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: "Use vault"}})
+    assert "answered already" in str(late.json())
+    assert len(rig.rows(Answer)) == 1
+
+
+def test_expert_answering_in_the_thread_closes_their_request(rig: Rig) -> None:
+    experts(rig, DANA)
+    q = rig.people.post(ALICE, HELP, QUESTION)
+    rig.people.post(DANA, HELP, "Use vault.", thread_ts=q)
+    assert assignments(rig) == [(DANA, "answered", 1)]
+
+
+def test_pass_routes_to_the_next_expert(rig: Rig) -> None:
+    experts(rig, DANA, BOB)
+    rig.people.post(ALICE, HELP, QUESTION)
+    [(first, _, _)] = assignments(rig)
+    second = BOB if first == DANA else DANA
+    rig.people.click(first, ids.PASS, message=(rig.slack.dm_channel(first), dm_of(rig, first)["ts"]))
+    [modal] = rig.slack.open_modals(first)
+    rig.people.submit(first, modal, {ids.REASON_BLOCK: {ids.REASON_INPUT: "on a deadline"}})
+    assert assignments(rig) == [(first, "passed", 1), (second, "pending", 2)]
+    assert rig.rows(Assignment)[0].reason == "on a deadline"
+
+
+def test_suggest_someone_asks_them_and_teaches_the_topics(rig: Rig) -> None:
+    experts(rig, DANA)
+    rig.people.post(ALICE, HELP, QUESTION)
+    rig.people.click(DANA, ids.SUGGEST, PRIYA, message=(rig.slack.dm_channel(DANA), dm_of(rig, DANA)["ts"]))
+    assert assignments(rig) == [(DANA, "passed", 1), (PRIYA, "pending", 1)]
+    assert rig.rows(Assignment)[1].suggested_by == DANA
+    assert "thinks you can help" in str(dm_of(rig, PRIYA)["blocks"])
+    assert {e.user_id for e in rig.rows(Expert)} == {DANA, PRIYA}
+
+
+def test_snooze_then_reminder(rig: Rig, clock: Clock) -> None:
+    experts(rig, DANA)
+    rig.people.post(ALICE, HELP, QUESTION)
+    rig.people.click(DANA, ids.SNOOZE, message=(rig.slack.dm_channel(DANA), dm_of(rig, DANA)["ts"]))
+    assert assignments(rig) == [(DANA, "snoozed", 1)]
+    before = len(rig.slack.dm_messages(DANA))
+    clock.advance(minutes=61)
+    escalate(rig.deps)
+    assert assignments(rig) == [(DANA, "pending", 1)]
+    assert len(rig.slack.dm_messages(DANA)) == before + 1
+
+
+def test_escalation_across_rounds_then_fallback_and_restart_safe(rig: Rig, clock: Clock) -> None:
+    experts(rig, DANA, BOB)
+    rig.people.post(ALICE, HELP, QUESTION)
+    clock.advance(hours=1)
+    assert escalate(rig.deps)["expired"] == 0  # not due yet: two working hours
+    clock.advance(hours=1, minutes=1)
+    escalate(rig.deps)
+    assert [s for _, s, _ in assignments(rig)] == ["expired", "pending"]
+    assert "asked someone else" in dm_of(rig, assignments(rig)[0][0])["text"]
+    clock.advance(hours=2, minutes=1)
+    escalate(rig.deps)
+    escalate(rig.deps)  # a second sweep (or a restarted replica) sends nothing twice
+    assert [s for _, s, _ in assignments(rig)] == ["expired", "expired"]
+    [fallback] = [c for c in rig.slack.calls_to("chat.postMessage") if c.args["channel"] == "CRANDOM1"]
+    assert "Nobody has answered" in fallback.args["text"]
+    assert rig.rows(Question)[0].escalated
+
+
+def test_nobody_at_work_waits_and_tells_the_asker(rig: Rig, clock: Clock) -> None:
+    experts(rig, DANA)
+    clock.now = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)  # Saturday
+    rig.people.post(ALICE, HELP, QUESTION)
+    assert assignments(rig) == []
+    [told] = rig.slack.calls_to("chat.postEphemeral")
+    assert told.args["user"] == ALICE and "expect help" in told.args["text"]
+    clock.now = datetime(2026, 3, 9, 14, 5, tzinfo=UTC)  # Monday 10:05 in New York
+    escalate(rig.deps)
+    assert assignments(rig) == [(DANA, "pending", 1)]
+
+
+def test_capacity_and_the_asker_are_respected(rig: Rig) -> None:
+    experts(rig, DANA, ALICE)
+    for i in range(4):
+        rig.people.post(BOB, HELP, f"How do I tune #postgres autovacuum for table {i}?")
+    counts = [e for e, s, _ in assignments(rig) if s == "pending"]
+    assert counts.count(DANA) <= 3 and counts.count(ALICE) <= 3
+    rig.people.post(ALICE, HELP, "How do I grant read access in #postgres to the analytics role?")
+    last = max(rig.rows(Assignment), key=lambda a: a.id)
+    assert last.expert != ALICE
+
+
+def test_unreachable_expert_is_skipped(rig: Rig) -> None:
+    experts(rig, DANA, BOB)
+    rig.slack.inject("conversations.open", error="account_inactive")
+    rig.people.post(ALICE, HELP, QUESTION)
+    statuses = assignments(rig)
+    assert statuses[0][1] == "failed" and statuses[1][1] == "pending"
+    assert [e.deleted for e in rig.rows(Expert) if e.user_id == statuses[0][0]] == [True]
