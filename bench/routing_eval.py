@@ -62,7 +62,7 @@ def _popular(site: Site, question: Question) -> list[str]:
 
 
 def evaluate(
-    pairs: list[tuple[list[Question], list[Question]]], params: Params, *, names: list[str], strict: bool = True
+    pairs: list[tuple[list[Question], list[Question]]], params: Params, *, names: list[str], strict: bool = False
 ) -> Tally:
     """Rank every test question with at least one known answerer, against the experts built from its train part."""
     tally = Tally()
@@ -111,7 +111,10 @@ def run(scale: str = "small", params: Params | None = None, *, strict: bool = Fa
 
 
 # The topic weight is a product decision, not tuned (declared topics must count, or a newcomer is never
-# asked); everything else was chosen with `--tune`, which reads only the validation split.
+# asked); everything else was chosen with `--tune`, which reads only validation folds. Its best, now the
+# defaults in bot.routing: half-life 21 days, base share 1.0, unit 1e-4, topics from 2 answers, 2,000 body
+# characters (hit@5 .530, MRR .353 on 1,057 validation questions). The landscape is flat: the top 15 lie within
+# .016. Adding vocabulary terms from the title (Params.title_terms) changed nothing in an earlier grid.
 GRID: dict[str, list[Any]] = {
     "half_life_days": [7.0, 10.0, 14.0, 21.0],
     "base_share": [0.1, 0.3, 1.0],
@@ -127,7 +130,7 @@ def tune() -> list[tuple[float, Params, dict[str, float]]]:
     """Grid search on validation folds carved from the training parts; the test parts are never read."""
     sites = load()
     names = [name for name in sites for _ in FOLDS]
-    pairs = []
+    pairs: list[tuple[list[Question], list[Question]]] = []
     for rows in sites.values():
         train = split(rows)[0]
         pairs += [(train[: int(len(train) * a)], train[int(len(train) * a) : int(len(train) * b)]) for a, b in FOLDS]

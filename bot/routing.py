@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -132,9 +132,11 @@ def _candidates(
     """Reachable, not excluded, relevant experts (a topic match or some answer history), each once."""
     seen = set(exclude)
     for expert in experts:
-        if expert.user_id in seen or not _reachable(expert):
+        if expert.user_id in seen:
             continue
         seen.add(expert.user_id)
+        if not _reachable(expert):
+            continue
         match, known = _topic_match(expert, topics)
         past = max(history.get(expert.user_id, 0.0), 0.0)
         if match > 0 or past > 0:
@@ -260,11 +262,8 @@ class HistoryIndex:
         self._rate = math.log(2) / half_life.total_seconds()
         self._unit = unit
         self._anchor = max((_aware(r.at) for r in recs), default=datetime(1970, 1, 1, tzinfo=UTC))
-        bags = [_bag(_words(r.text, r.tags)) for r in recs]
-        df: dict[str, int] = defaultdict(int)
-        for bag in bags:
-            for term in bag:
-                df[term] += 1
+        bags = [Counter(_words(r.text, r.tags)) for r in recs]
+        df = Counter(term for bag in bags for term in bag)
         self._idf = {term: math.log((len(recs) + 1) / (n + 1)) + 1 for term, n in df.items()}
         self._base: dict[str, float] = defaultdict(float)
         # Per term, per person: Σ decay × (the term's weight in each answered question's unit vector).
@@ -280,18 +279,11 @@ class HistoryIndex:
         """Each person's history score (≥ 0) for a question: more for recent answers to similar questions."""
         shift = math.exp(-self._rate * (_aware(now) - self._anchor).total_seconds())
         raw = dict(self._base)
-        query = _unit_vector(_bag(_words(text, tags)), self._idf)
+        query = _unit_vector(Counter(_words(text, tags)), self._idf)
         for term, weight in query.items():
             for user, value in self._postings.get(term, {}).items():
                 raw[user] += weight * value
         return {user: math.log1p(shift * value / self._unit) for user, value in raw.items() if value > 0}
-
-
-def _bag(words: list[str]) -> dict[str, int]:
-    bag: dict[str, int] = defaultdict(int)
-    for word in words:
-        bag[word] += 1
-    return bag
 
 
 def _unit_vector(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:

@@ -90,10 +90,13 @@ class Vocabulary:
                     raise ValueError(f"alias {raw_alias!r} of {raw_name!r} already means {lookup[alias]!r}")
                 lookup[alias] = name
         self._lookup = lookup
-        self._terms = [_Term(name, tuple(w for w in form.split("-") if w)) for form, name in lookup.items()]
-        self._exact: dict[str, set[str]] = {}
+        parsed = [_Term(name, tuple(w for w in form.split("-") if w)) for form, name in lookup.items()]
+        self._by_first: dict[str, list[_Term]] = {}  # terms by their first word
+        for term in parsed:
+            self._by_first.setdefault(term.words[0], []).append(term)
+        self._exact: dict[str, set[str]] = {}  # spelling in the text → the term words it stands for
         self._fuzzy: dict[str, list[str]] = {}  # long words by first letter, for typo matching
-        for word in {w for term in self._terms for w in term.words}:
+        for word in {w for term in parsed for w in term.words}:
             for form in _forms(word):
                 self._exact.setdefault(form, set()).add(word)
             if _typos_allowed(word):
@@ -120,6 +123,7 @@ class Vocabulary:
         return Vocabulary(grown)
 
     def canonical(self, name: str) -> str | None:
+        """The canonical tag for a tag or alias, in any spelling normalise_tag accepts; None if unknown."""
         norm = normalise_tag(name)
         return None if norm is None else self._lookup.get(norm)
 
@@ -140,10 +144,11 @@ class Vocabulary:
         tokens = [t.rstrip(".") for t in _TOKEN.findall(_ascii_lower(plain))]
         hits = {tok: self._word_hits(tok) for tok in set(tokens)}
         found: dict[str, int] = {}
-        for term in self._terms:
-            at = _position(term.words, tokens, hits)
-            if at is not None and at < found.get(term.canonical, len(tokens)):
-                found[term.canonical] = at
+        for i, token in enumerate(tokens):
+            for word in sorted(hits[token]):
+                for term in self._by_first.get(word, ()):
+                    if term.canonical not in found and _matches_at(term.words, tokens, hits, i):
+                        found[term.canonical] = i
         return sorted(found, key=lambda name: (found[name], name))
 
     def find(self, text: str) -> set[str]:
@@ -159,14 +164,11 @@ class Vocabulary:
         return hits
 
 
-def _position(words: tuple[str, ...], tokens: list[str], hits: Mapping[str, set[str]]) -> int | None:
-    """Index of the first run of tokens matching `words` one by one, or None."""
-    if not words:
-        return None
-    for i in range(len(tokens) - len(words) + 1):
-        if all(words[j] in hits[tokens[i + j]] for j in range(len(words))):
-            return i
-    return None
+def _matches_at(words: tuple[str, ...], tokens: list[str], hits: Mapping[str, set[str]], i: int) -> bool:
+    """Whether the tokens from position i spell `words`, one token per word."""
+    if i + len(words) > len(tokens):
+        return False
+    return all(word in hits[tokens[i + j]] for j, word in enumerate(words))
 
 
 def _valid(raw: object, *, what: str) -> str:
