@@ -1,4 +1,4 @@
-"""The peerbot command line: run, demo, db upgrade."""
+"""The peerbot command line: run, demo, db upgrade, experts import|export, tags import."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from bot import admin
 from bot.config import ConfigError, Settings
 
 
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="play a story against a local sandbox Slack and print what everyone saw")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")
+    admin.add_parsers(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -40,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(make_engine(settings.database_url))
         print(f"database is up to date ({_safe_url(settings.database_url)})")
         return 0
+    if args.command in ("experts", "tags"):
+        from storage.db import make_engine, upgrade
+
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        return admin.run(args, engine)
     return _run(settings, args)
 
 

@@ -1,0 +1,65 @@
+"""Admin command line: experts and tag vocabulary, imported from and exported to YAML."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, union
+from sqlmodel import Session, select
+
+from bot import experts, topics
+from storage.models import Expert, Question, Tag, Workspace
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ex = sub.add_parser("experts", help="import or export the expert directory as YAML")
+    ex.add_argument("action", choices=["import", "export"])
+    ex.add_argument("file", nargs="?", help="YAML file (import: required; export: default stdout)")
+    ex.add_argument("--team", help="workspace id (T…); needed when the database serves several")
+    tags = sub.add_parser("tags", help="seed the tag vocabulary (with aliases) from YAML")
+    tags.add_argument("action", choices=["import"])
+    tags.add_argument("file", help="YAML such as  tags: {kubernetes: [k8s, kube], postgres: [pg]}")
+    tags.add_argument("--team", help="workspace id (T…); needed when the database serves several")
+
+
+def run(args: argparse.Namespace, engine: Engine) -> int:
+    with Session(engine) as s:
+        team = args.team or _only_team(s)
+        if not team:
+            print("Which workspace? Pass --team T0123ABCD (the database has none or several).", file=sys.stderr)
+            return 2
+        ws = Workspace(team)
+        now = datetime.now(UTC)
+        try:
+            if args.command == "experts" and args.action == "export":
+                text = experts.export_yaml(s, ws=ws)
+                if args.file:
+                    Path(args.file).write_text(text, encoding="utf-8")
+                else:
+                    print(text, end="")
+                return 0
+            if not args.file:
+                print("Name the YAML file to import.", file=sys.stderr)
+                return 2
+            text = Path(args.file).read_text(encoding="utf-8")
+            if args.command == "experts":
+                count = experts.import_yaml(s, ws=ws, text=text, now=now)
+                message = f"imported {count} experts into {team}"
+            else:
+                count = topics.import_vocabulary(s, ws=ws, yaml_text=text)
+                message = f"added {count} tags and aliases to {team}"
+        except (OSError, ValueError) as e:
+            print(f"{args.file}: {e}", file=sys.stderr)
+            return 2
+        s.commit()
+    print(message)
+    return 0
+
+
+def _only_team(s: Session) -> str | None:
+    seen = union(select(Question.team_id), select(Expert.team_id), select(Tag.team_id))
+    teams = [row[0] for row in s.execute(seen)]
+    return teams[0] if len(teams) == 1 else None
