@@ -27,6 +27,18 @@ def tag_question(session: Session, *, question: Question) -> list[str]:
     return tags
 
 
+def set_topics(session: Session, *, question: Question, names: list[str]) -> list[str]:
+    """The asker's own choice of topics: aliases become their canonical tag, new names join the vocabulary."""
+    ws = Workspace(question.team_id, question.enterprise_id)
+    vocab = vocabulary(session, ws=ws)
+    tags = list(dict.fromkeys(vocab.canonical(n) or n for n in names))[:10]
+    for tag in tags:
+        if vocab.canonical(tag) is None:
+            queries.add_tag(session, ws=ws, name=tag)
+    queries.set_question_tags(session, ws=ws, question_id=question.id or 0, tags=tags)
+    return tags
+
+
 def import_vocabulary(session: Session, *, ws: Workspace, yaml_text: str) -> int:
     """Seed the vocabulary from YAML (`tags: {kubernetes: [k8s]}`); returns how many names were added."""
     added = 0

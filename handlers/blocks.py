@@ -105,3 +105,37 @@ def pass_modal(*, assignment_id: int) -> Block:
 def thread_answer(*, expert: str, text: str) -> str:
     """The expert's answer as posted in the thread: attributed, and escaped so it cannot ping anyone."""
     return f"<@{expert}> answered via Peerbot:\n{quote(text, 3500)}"
+
+
+def capture_note(*, question_id: int, topics: list[str], status: str) -> list[Block]:
+    """Shown to the asker alone: what Peerbot understood and did, with a way to fix the topics."""
+    tags = ", ".join(f"`{escape(t)}`" for t in topics) if topics else "none found"
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": truncate(f"Peerbot kept your question. Topics: {tags}. {status}", 3000)},
+            "accessory": _button("Edit topics", ids.EDIT_TOPICS, str(question_id)),
+        }
+    ]
+
+
+def topics_modal(*, question_id: int, topics: list[str]) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": ids.EDIT_TOPICS_MODAL,
+        "private_metadata": json.dumps({"question": question_id}),
+        "title": {"type": "plain_text", "text": "Topics"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ids.TOPICS_BLOCK,
+                "label": {"type": "plain_text", "text": "Topics of your question, separated by commas"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.TOPICS_INPUT,
+                    "initial_value": ", ".join(topics),
+                },
+            }
+        ],
+    }

@@ -13,3 +13,7 @@ ANSWER_MODAL = "routing_answer_modal"
 PASS_MODAL = "routing_pass_modal"
 ANSWER_BLOCK, ANSWER_INPUT = "answer", "text"
 REASON_BLOCK, REASON_INPUT = "reason", "text"
+# The asker's topics of a question (value: the question id)
+EDIT_TOPICS = "question_edit_topics"
+EDIT_TOPICS_MODAL = "question_topics_modal"
+TOPICS_BLOCK, TOPICS_INPUT = "topics", "text"

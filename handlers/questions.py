@@ -75,7 +75,7 @@ def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltCon
         captured = _capture(s, msg, Source.IMPLICIT, body, context)
     if captured:
         acknowledge(client, context, captured)
-        route_question(client, deps, captured.id or 0)
+        route_question(client, deps, captured.id or 0, announce=True)
 
 
 def _capture(s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext) -> Question | None:
@@ -127,7 +127,7 @@ def capture_explicit(
     if captured and react:
         acknowledge(client, context, captured)
     if captured:
-        route_question(client, deps, captured.id or 0)
+        route_question(client, deps, captured.id or 0, announce=True)
     return captured
 
 

@@ -11,6 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import assignments
+from bot import experts as experts_domain
+from bot import topics as topics_domain
 from bot.capture import Message, record_reply
 from bot.deps import Deps
 from bot.text import quote
@@ -33,6 +35,8 @@ def register(app: App) -> None:
     app.action(ids.SUGGEST)(handle_suggest)
     app.view(ids.ANSWER_MODAL)(handle_answer_submit)
     app.view(ids.PASS_MODAL)(handle_pass_submit)
+    app.action(ids.EDIT_TOPICS)(handle_edit_topics)
+    app.view(ids.EDIT_TOPICS_MODAL)(handle_topics_submit)
 
 
 def rules(deps: Deps) -> assignments.RoutingRules:
@@ -43,8 +47,12 @@ def rules(deps: Deps) -> assignments.RoutingRules:
     )  # fmt: skip
 
 
-def route_question(client: WebClient, deps: Deps, question_id: int) -> None:
-    """Run one routing step for a question and do in Slack what it decided."""
+def route_question(client: WebClient, deps: Deps, question_id: int, *, announce: bool = False) -> None:
+    """Run one routing step for a question and do in Slack what it decided.
+
+    With `announce` (a new capture), the asker gets one ephemeral note: the topics found, what
+    happens next, and an "Edit topics" button.
+    """
     with deps.db() as s:
         question = s.get(Question, question_id)
         if question is None:
@@ -52,16 +60,27 @@ def route_question(client: WebClient, deps: Deps, question_id: int) -> None:
         routed = assignments.route(s, question=question, rules=rules(deps), now=deps.clock())
         s.commit()
         asked = [a.id for a in routed.asked if a.id is not None]
+        experts = [a.expert for a in routed.asked]
         q = question.model_copy()
+        topics = queries.question_tags(s, question_id=question_id) if announce else []
     for assignment_id in asked:
         send_dm(client, deps, assignment_id)
+    status = ""
     if routed.wait_until is not None:
         when = f"<!date^{int(routed.wait_until.timestamp())}^{{date_short_pretty}} at {{time}}|soon>"
-        _tell_asker(client, q, f"No expert in these topics is at work right now; expect help from {when}.")
+        status = f"No expert in these topics is at work right now; expect help from {when}."
+    elif experts:
+        status = "I've asked " + ", ".join(f"<@{e}>" for e in experts) + " to help."
     elif routed.fallback:
         _post_fallback(client, deps, q)
-    elif routed.nobody and q.route_round == 0:
-        log.info("no expert for question %s", q.id)
+    elif announce:
+        status = "Nobody has these topics yet; colleagues can still answer in the thread."
+    if announce:
+        note = blocks.capture_note(question_id=question_id, topics=topics, status=status)
+        slack_call(client.chat_postEphemeral, channel=q.channel, user=q.author, text=status or "Question kept.",
+                   blocks=note)  # fmt: skip
+    elif status and routed.wait_until is not None:
+        _tell_asker(client, q, status)
 
 
 def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
@@ -332,3 +351,48 @@ def _post_fallback(client: WebClient, deps: Deps, q: Question) -> None:
 
 def _ws(q: Question) -> Workspace:
     return Workspace(q.team_id, q.enterprise_id)
+
+
+def handle_edit_topics(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """The asker's "Edit topics" button: a modal with the topics Peerbot found."""
+    ack()
+    deps = deps_of(context)
+    user = str(body.get("user", {}).get("id", ""))
+    try:
+        question_id = int((body.get("actions") or [{}])[0].get("value") or "")
+    except ValueError:
+        return
+    with deps.db() as s:
+        q = s.get(Question, question_id)
+        topics = queries.question_tags(s, question_id=question_id) if q else []
+    if q is None or q.author != user:
+        _ephemeral_in_dm(client, body, user, "Only the person who asked can change a question's topics.")
+        return
+    client.views_open(trigger_id=body["trigger_id"], view=blocks.topics_modal(question_id=question_id, topics=topics))
+
+
+def handle_topics_submit(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
+    deps = deps_of(context)
+    user = str(body.get("user", {}).get("id", ""))
+    values = view.get("state", {}).get("values", {})
+    text = str((values.get(ids.TOPICS_BLOCK, {}).get(ids.TOPICS_INPUT) or {}).get("value") or "")
+    names, refused = experts_domain.parse_topics(text)
+    if refused:
+        ack(response_action="errors", errors={ids.TOPICS_BLOCK: "; ".join(refused)[:150]})
+        return
+    question_id = int(json.loads(view.get("private_metadata") or "{}").get("question", 0))
+    with deps.db() as s:
+        q = s.get(Question, question_id)
+        if q is None or q.author != user:
+            ack(response_action="errors", errors={ids.TOPICS_BLOCK: "Only the asker can change these topics."})
+            return
+        ack()
+        ws = _ws(q)
+        topics_domain.set_topics(s, question=q, names=names)
+        reroute = q.status == QuestionStatus.OPEN and not queries.assignments_for(s, question_id=question_id)
+        s.commit()
+    if reroute:  # nobody was asked with the old topics: try again with the new ones
+        route_question(client, deps, question_id)
+    log.info("topics of question %s set to %s in %s", question_id, names, ws.team_id)

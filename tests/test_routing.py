@@ -179,3 +179,20 @@ def test_unreachable_expert_is_skipped(rig: Rig) -> None:
     statuses = assignments(rig)
     assert statuses[0][1] == "failed" and statuses[1][1] == "pending"
     assert [e.deleted for e in rig.rows(Expert) if e.user_id == statuses[0][0]] == [True]
+
+
+def test_asker_sees_topics_and_can_edit_them_which_routes_the_question(rig: Rig) -> None:
+    experts(rig, DANA)
+    rig.people.post(ALICE, HELP, "How do I rotate the staging database password?")
+    [note] = rig.slack.calls_to("chat.postEphemeral")
+    assert note.args["user"] == ALICE and "none found" in str(note.args["blocks"])
+    assert assignments(rig) == []
+    with pytest.raises(LookupError):  # the note is ephemeral: nobody else even sees the button
+        rig.people.click(BOB, ids.EDIT_TOPICS)
+    rig.people.click(ALICE, ids.EDIT_TOPICS)
+    [modal] = rig.slack.open_modals(ALICE)
+    bad = rig.people.submit(ALICE, modal, {ids.TOPICS_BLOCK: {ids.TOPICS_INPUT: "###"}})
+    assert bad.json()["response_action"] == "errors"
+    rig.people.submit(ALICE, modal, {ids.TOPICS_BLOCK: {ids.TOPICS_INPUT: "Postgres, vault"}})
+    assert assignments(rig) == [(DANA, "pending", 1)]  # now someone knows the topic
+    assert "postgres" in str(dm_of(rig, DANA)["blocks"])
