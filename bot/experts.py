@@ -130,3 +130,45 @@ def _apply_fields(row: Expert, entry: dict[str, Any]) -> None:
         else:
             value = str(value)
         setattr(row, f, value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What an expert sets in their settings modal, already parsed."""
+
+    topics: str
+    capacity: str
+    start: int
+    end: int
+    days: list[int]
+    leave_until: date | None
+    paused: bool
+
+
+def save_settings(
+    session: Session, *, ws: Workspace, user_id: str, form: Settings, now: datetime, tz: str | None
+) -> dict[str, str]:
+    """Apply the modal; returns {field: problem} (nothing saved) when something is off."""
+    problems: dict[str, str] = {}
+    names, refused = parse_topics(form.topics)
+    if refused:
+        problems["topics"] = "; ".join(refused)[:150]
+    if not form.capacity.strip().isdigit() or not 1 <= int(form.capacity) <= 50:
+        problems["capacity"] = "A whole number from 1 to 50."
+    if form.start == form.end:
+        problems["end"] = "The end must differ from the start (a shift may run past midnight)."
+    if not form.days:
+        problems["days"] = "Pick at least one day, or pause instead."
+    if problems:
+        return problems
+    row = ensure_expert(session, ws=ws, user_id=user_id, now=now, tz=tz)
+    row.capacity, row.work_start, row.work_end = int(form.capacity), form.start, form.end
+    row.work_days = ",".join(str(d) for d in sorted(set(form.days)))
+    row.on_leave_until, row.paused = form.leave_until, form.paused
+    session.add(row)
+    current = set(topics_of(session, ws=ws, user_id=user_id))
+    add_topics(session, ws=ws, user_id=user_id, text=" ".join(n for n in names if n not in current), now=now)
+    dropped = current - set(names)
+    if dropped:
+        remove_topics(session, ws=ws, user_id=user_id, text=" ".join(sorted(dropped)))
+    return {}

@@ -139,3 +139,53 @@ def topics_modal(*, question_id: int, topics: list[str]) -> Block:
             }
         ],
     }
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _option(text: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+
+def _input(block_id: str, label: str, element: Block, *, optional: bool = False) -> Block:
+    element = {**element, "action_id": "value"}
+    return {"type": "input", "block_id": block_id, "optional": optional,
+            "label": {"type": "plain_text", "text": label}, "element": element}  # fmt: skip
+
+
+def expert_modal(*, topics: list[str], capacity: int, start: int, end: int, days: list[int],
+                 leave_until: str | None, paused: bool) -> Block:  # fmt: skip
+    """The expert's own settings: topics, how many open requests at once, hours, days, leave, pause."""
+    hours = [_option(f"{h:02d}:00", str(h)) for h in range(24)]
+    day_options = [_option(DAYS[d], str(d)) for d in range(7)]
+    leave: Block = {"type": "datepicker"}
+    if leave_until:
+        leave["initial_date"] = leave_until
+    pause_option = _option("Pause: don't ask me for now", "paused")
+    pause = _with_initial({"type": "checkboxes", "options": [pause_option]}, [pause_option] if paused else [])
+    return {
+        "type": "modal",
+        "callback_id": ids.EXPERT_MODAL,
+        "title": {"type": "plain_text", "text": "Your expert settings"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "blocks": [
+            _input("topics", "Topics you can answer (comma-separated)",
+                   {"type": "plain_text_input", "initial_value": ", ".join(topics)}, optional=True),
+            _input("capacity", "Open requests at most",
+                   {"type": "plain_text_input", "initial_value": str(capacity)}),
+            _input("start", "Working hours start (your time zone)",
+                   {"type": "static_select", "options": hours, "initial_option": hours[start % 24]}),
+            _input("end", "Working hours end",
+                   {"type": "static_select", "options": hours, "initial_option": hours[end % 24]}),
+            _input("days", "Working days", _with_initial({"type": "checkboxes", "options": day_options},
+                   [day_options[d] for d in days if 0 <= d < 7])),
+            _input("leave", "On leave until (inclusive)", leave, optional=True),
+            _input("paused", "Pause", pause, optional=True),
+        ],
+    }  # fmt: skip
+
+
+def _with_initial(checkboxes: Block, chosen: list[Block]) -> Block:
+    """Slack refuses an empty initial_options: leave it out when nothing is chosen."""
+    return {**checkboxes, "initial_options": chosen} if chosen else checkboxes

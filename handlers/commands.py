@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot import experts
 from bot.capture import Source
 from bot.text import escape, quote
+from handlers import experts as expert_settings
 from handlers import ids, questions
 from handlers.common import deps_of, known_channel, slack_call, workspace_of
 from storage import queries
@@ -141,6 +142,9 @@ def expert(command: dict[str, Any], text: str, context: BoltContext, client: Web
     action, _, topics = text.partition(" ")
     deps, ws = deps_of(context), workspace_of(context)
     action = action.lower() or "list"
+    if action == "edit":
+        expert_settings.open_settings(command, context, client, respond)
+        return
     if action not in ("add", "remove", "list"):
         respond(text=EXPERT_HELP, response_type="ephemeral")
         return
@@ -172,7 +176,7 @@ def expert(command: dict[str, Any], text: str, context: BoltContext, client: Web
 
 EXPERT_HELP = (
     "`/peerbot expert add <topics>`: offer to answer questions in these topics\n"
-    "`/peerbot expert remove <topics>` · `/peerbot expert list`"
+    "`/peerbot expert remove <topics>` · `/peerbot expert list` · `/peerbot expert edit`: hours, capacity, leave"
 )
 
 SUBCOMMANDS: dict[str, Subcommand] = {

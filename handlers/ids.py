@@ -17,3 +17,5 @@ REASON_BLOCK, REASON_INPUT = "reason", "text"
 EDIT_TOPICS = "question_edit_topics"
 EDIT_TOPICS_MODAL = "question_topics_modal"
 TOPICS_BLOCK, TOPICS_INPUT = "topics", "text"
+# The expert's own settings
+EXPERT_MODAL = "expert_settings_modal"

@@ -196,3 +196,41 @@ def test_asker_sees_topics_and_can_edit_them_which_routes_the_question(rig: Rig)
     rig.people.submit(ALICE, modal, {ids.TOPICS_BLOCK: {ids.TOPICS_INPUT: "Postgres, vault"}})
     assert assignments(rig) == [(DANA, "pending", 1)]  # now someone knows the topic
     assert "postgres" in str(dm_of(rig, DANA)["blocks"])
+
+
+def test_expert_settings_modal(rig: Rig, clock: Clock) -> None:
+    from slack_sdk.models.views import View
+
+    experts(rig, DANA)
+    rig.people.command(DANA, HELP, "/peerbot", "expert edit")
+    [modal] = rig.slack.open_modals(DANA)
+    View(**{k: v for k, v in modal.items() if k in View.attributes}).validate_json()  # Slack's own Block Kit models
+    bad = rig.people.submit(
+        DANA,
+        modal,
+        {
+            "capacity": {"value": "lots"},
+            "start": {"value": "9"},
+            "end": {"value": "17"},
+            "days": {"value": ["0"]},
+            "topics": {"value": "###"},
+        },
+    )
+    assert set(bad.json()["errors"]) == {"capacity", "topics"}
+    values = {
+        "topics": {"value": "postgres, redis"},
+        "capacity": {"value": "1"},
+        "start": {"value": "8"},
+        "end": {"value": "12"},
+        "days": {"value": ["0", "1", "2"]},
+        "leave": {"value": "2026-03-04"},
+    }
+    assert rig.people.submit(DANA, modal, values).status == 200
+    [row] = rig.rows(Expert)
+    assert (row.capacity, row.work_start, row.work_end, row.work_days) == (1, 8, 12, "0,1,2")
+    assert str(row.on_leave_until) == "2026-03-04"
+    rig.people.post(ALICE, HELP, QUESTION)
+    assert assignments(rig) == []  # on leave today: the question waits for Thursday
+    clock.now = datetime(2026, 3, 5, 13, 30, tzinfo=UTC)  # Thursday 08:30 in New York, but she works Mon–Wed
+    escalate(rig.deps)
+    assert assignments(rig) == []
