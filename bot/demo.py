@@ -7,6 +7,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -15,16 +16,31 @@ from waitress.server import create_server
 
 from bot.app import build_app
 from bot.config import Settings
-from bot.deps import build_deps
+from bot.deps import Deps, build_deps
 from bot.server import WSGIApp, wsgi_app
+from handlers import ids
 from sandbox import Deliverer, Sandbox
+from scheduled.jobs import escalate
 from storage import queries
 from storage.db import make_engine, upgrade
 from storage.models import Answer, FollowUp, Question
 
 ALICE, DANA, BOB, PRIYA = "U01ALICE", "U02DANA", "U03BOB", "U04PRIYA"
-HELP, RANDOM = "C01HELP", "C02RANDOM"
+HELP, RANDOM, ESCALATIONS = "C01HELP", "C02RANDOM", "C03ESCAL"
 NAMES = {ALICE: "Alice Chen", DANA: "Dana Okafor", BOB: "Bob Martins", PRIYA: "Priya Nair"}
+CHANNELS = {HELP: "#help-platform", RANDOM: "#random", ESCALATIONS: "#platform-escalations"}
+# A Tuesday, 14:00 UTC: working hours in New York (09:00) and London (14:00).
+START = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
+
+
+class DemoClock:
+    """The story's time, moved forward by hand to show what happens hours later."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def run_demo(out: Callable[[str], None] = print) -> int:
@@ -37,15 +53,18 @@ def run_demo(out: Callable[[str], None] = print) -> int:
                 "SLACK_SIGNING_SECRET": "sandbox-signing-secret",
                 "SLACK_API_URL": slack.base_url,
                 "DATABASE_URL": db_url,
+                "PEERBOT_EXPERTS_PER_ROUND": "1",
+                "PEERBOT_FALLBACK_CHANNEL": ESCALATIONS,
             }
         )
         engine = make_engine(db_url)
         upgrade(engine)
-        deps = build_deps(settings)
+        clock = DemoClock()
+        deps = build_deps(settings, clock=clock)
         app = build_app(settings, deps, process_before_response=True)
         with _serving(wsgi_app(app, deps)) as url:
             people = Deliverer(slack, url)
-            _story(slack, people, out)
+            _story(slack, people, deps, clock, out)
         _stored(engine, out)
     return 0
 
@@ -54,12 +73,12 @@ def run_demo(out: Callable[[str], None] = print) -> int:
 def _sandbox() -> Iterator[Sandbox]:
     slack = Sandbox(team_domain="acme").start()
     try:
-        tzs = {ALICE: "Europe/Berlin", DANA: "America/New_York", BOB: "Europe/London", PRIYA: "Asia/Kolkata"}
+        tzs = {ALICE: "Europe/Berlin", DANA: "America/New_York", BOB: "Europe/London", PRIYA: "America/Chicago"}
         for uid, real in NAMES.items():
             slack.add_user(uid, real.split()[0].lower(), real_name=real, tz=tzs[uid], is_admin=uid == PRIYA)
         members = [*NAMES, slack.bot_user_id]
-        slack.add_channel(HELP, "help-platform", members=members)
-        slack.add_channel(RANDOM, "random", members=members)
+        for channel, name in CHANNELS.items():
+            slack.add_channel(channel, name.lstrip("#"), members=members)
         yield slack
     finally:
         slack.stop()
@@ -77,7 +96,7 @@ def _serving(application: WSGIApp) -> Iterator[str]:
         server.close()
 
 
-def _story(slack: Sandbox, people: Deliverer, out: Callable[[str], None]) -> None:
+def _story(slack: Sandbox, people: Deliverer, deps: Deps, clock: DemoClock, out: Callable[[str], None]) -> None:
     seen = 0
 
     def show() -> None:
@@ -92,36 +111,49 @@ def _story(slack: Sandbox, people: Deliverer, out: Callable[[str], None]) -> Non
         show()
         out(f"\n── {title}")
 
+    def dm_ts(user: str) -> tuple[str, str]:
+        channel = slack.dm_channel(user) or ""
+        return channel, str(slack.messages(channel)[-1]["ts"])
+
     out("Peerbot demo: a sandbox Slack workspace (acme), the real bot over HTTP, a temporary SQLite file.")
+    out(f"It is {START:%A %H:%M} UTC.")
     step("Priya, a workspace admin, asks Peerbot to watch #help-platform")
     people.command(PRIYA, HELP, "/peerbot", "watch")
+    step("Dana and Priya say what they can answer")
+    people.command(DANA, HELP, "/peerbot", "expert add postgres, vault")
+    people.command(PRIYA, HELP, "/peerbot", "expert add postgres, kafka")
     step("Small talk is left alone")
     people.post(BOB, HELP, "lunch?")
-    people.post(BOB, RANDOM, "anyone up for coffee at 3?")
-    step("Alice asks a real question; Peerbot captures it with a quiet 👀")
-    q = people.post(ALICE, HELP, "How do I rotate the staging database password? The runbook link is dead.")
+    step("Alice asks a real question: Peerbot captures it with a quiet 👀 and asks an expert by DM")
+    q = people.post(ALICE, HELP, "How do I rotate the staging #postgres password? The runbook link is dead.")
     first = people.last
     step("Slack retries that delivery (as it does after a slow answer): nothing happens twice")
     if first is not None:
         retry = people.redeliver(first, retry_num=1, retry_reason="http_timeout")
         show()
         out(f"   Slack → Peerbot: retry #1 of {first.payload['event_id']} → HTTP {retry.status}, ignored")
-    step("Dana answers in the thread; Alice follows up; Dana fixes a typo")
-    a = people.post(
-        DANA, HELP, "Run `vault write -f database/rotate-root/stagng`, then restart the api pods.", thread_ts=q
-    )
-    people.post(ALICE, HELP, "Thanks! Do the worker pods need a restart too?", thread_ts=q)
-    people.edit(
-        DANA, HELP, a, "Run `vault write -f database/rotate-root/staging`, then restart the api and worker pods."
-    )
-    step("Colleagues rate the answer; Alice's ✅ accepts it")
+    asked = next(u for u in (DANA, PRIYA) if slack.dm_channel(u))
+    step(f"{NAMES[asked]} answers from the DM: the answer lands in the thread under her name")
+    people.click(asked, ids.ANSWER, message=dm_ts(asked))
+    [modal] = slack.open_modals(asked)
+    answer = "Run `vault write -f database/rotate-root/staging`, then restart the api and worker pods."
+    people.submit(asked, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: answer}})
+    a = str(slack.replies(HELP, q)[-1]["ts"])
+    step("Alice follows up; colleagues rate the answer; Alice's ✅ accepts it")
+    people.post(ALICE, HELP, "Thanks! That worked.", thread_ts=q)
     people.react(BOB, HELP, a, "+1")
-    people.react(PRIYA, HELP, a, "+1")
-    people.react(DANA, HELP, a, "+1")  # her own answer: not a vote
+    people.react(DANA if asked == PRIYA else PRIYA, HELP, a, "+1")
+    people.react(asked, HELP, a, "+1")  # her own answer: not a vote
     people.react(ALICE, HELP, a, "white_check_mark")
-    step("Bob asks with the slash command from #random")
-    people.command(BOB, RANDOM, "/peerbot", "ask Where is the on-call runbook for the payments service?")
-    step("Dana marks an older message with ❓ so it is kept as a question")
+    step("Bob asks something the experts are too busy to answer")
+    people.post(BOB, HELP, "Why does the #postgres replica lag behind every night around 02:00?")
+    clock.now += timedelta(hours=2, minutes=5)
+    step(f"{clock.now:%H:%M} UTC: two working hours without an answer; the routing sweep asks the next expert")
+    escalate(deps)
+    clock.now += timedelta(hours=2, minutes=5)
+    step(f"{clock.now:%H:%M} UTC: still nothing after the second round; the question goes to #platform-escalations")
+    escalate(deps)
+    step("Dana marks an older message in #random with ❓ so it is kept as a question")
     old = people.post(BOB, RANDOM, "the VPN keeps dropping for me from the Berlin office, is there a fix")
     people.react(DANA, RANDOM, old, "question")
     step("A forged request (wrong signing secret) is refused")
@@ -129,14 +161,13 @@ def _story(slack: Sandbox, people: Deliverer, out: Callable[[str], None]) -> Non
     show()
     if people.last is not None:
         out(f"   Forged request → HTTP {people.last.status}; nothing stored")
-    show()
 
 
 def _stored(engine: Engine, out: Callable[[str], None]) -> None:
     out("\nWhat Peerbot stored:")
     with Session(engine) as s:
         for q in s.exec(select(Question).order_by(col(Question.ts))):
-            channel = "#help-platform" if q.channel == HELP else "#random"
+            channel = CHANNELS[q.channel]
             out(f'  question  [{q.status}] {NAMES[q.author]} in {channel} ({q.source}): "{q.text}"')
             for a in s.exec(select(Answer).where(Answer.question_id == q.id)):
                 score = queries.score_of(s, answer_id=a.id or 0)

@@ -67,7 +67,9 @@ def route_question(client: WebClient, deps: Deps, question_id: int, *, announce:
         send_dm(client, deps, assignment_id)
     status = ""
     if routed.wait_until is not None:
-        when = f"<!date^{int(routed.wait_until.timestamp())}^{{date_short_pretty}} at {{time}}|soon>"
+        # Slack shows the time in the reader's own time zone; the fallback text is for old clients.
+        fallback = f"{routed.wait_until:%a %d %b %H:%M} UTC"
+        when = f"<!date^{int(routed.wait_until.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
         status = f"No expert in these topics is at work right now; expect help from {when}."
     elif experts:
         status = "I've asked " + ", ".join(f"<@{e}>" for e in experts) + " to help."
@@ -343,8 +345,8 @@ def _post_fallback(client: WebClient, deps: Deps, q: Question) -> None:
         _tell_asker(client, q, "No expert answered yet. Try mentioning a colleague who might know.")
         return
     link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
-    where = f"<{link['permalink']}|in <#{q.channel}>>" if link else f"in <#{q.channel}>"
-    text = f"Nobody has answered this question {where} yet. Can you help?\n{quote(q.text, 1500)}"
+    thread = f" (<{link['permalink']}|open the thread>)" if link else ""
+    text = f"Nobody has answered this question in <#{q.channel}> yet{thread}. Can you help?\n{quote(q.text, 1500)}"
     slack_call(client.chat_postMessage, channel=deps.settings.fallback_channel, text=text)
     _tell_asker(client, q, "No expert answered in time, so I've asked a wider group for help.")
 

@@ -59,7 +59,7 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
         waiting = [q.id for q in queries.questions_to_route(s, now=now) if q.id is not None]
         woken = [a.id for a in queries.unsent_assignments(s) if a.id is not None]
     for a in stale:
-        routing.settle_dm(client, deps, a, "No answer in time, so I've asked someone else. No worries!")
+        routing.settle_dm(client, deps, a, "No answer in time, so I've passed it on. No worries!")
     for assignment_id in woken:
         routing.send_dm(client, deps, assignment_id)
     for question_id in sorted((overdue - still_open) | set(waiting)):

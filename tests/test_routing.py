@@ -139,7 +139,7 @@ def test_escalation_across_rounds_then_fallback_and_restart_safe(rig: Rig, clock
     clock.advance(hours=1, minutes=1)
     escalate(rig.deps)
     assert [s for _, s, _ in assignments(rig)] == ["expired", "pending"]
-    assert "asked someone else" in dm_of(rig, assignments(rig)[0][0])["text"]
+    assert "passed it on" in dm_of(rig, assignments(rig)[0][0])["text"]
     clock.advance(hours=2, minutes=1)
     escalate(rig.deps)
     escalate(rig.deps)  # a second sweep (or a restarted replica) sends nothing twice
@@ -234,3 +234,20 @@ def test_expert_settings_modal(rig: Rig, clock: Clock) -> None:
     clock.now = datetime(2026, 3, 5, 13, 30, tzinfo=UTC)  # Thursday 08:30 in New York, but she works Mon–Wed
     escalate(rig.deps)
     assert assignments(rig) == []
+
+
+def test_a_dm_lost_to_slack_errors_is_resent_once_after_a_restart(rig: Rig) -> None:
+    from bot.deps import Deps, make_client
+    from storage.db import session_factory
+
+    experts(rig, DANA)
+    rig.slack.inject("chat.postMessage", status=503, times=3)  # the client's retries give up
+    rig.people.post(ALICE, HELP, QUESTION)
+    assert assignments(rig) == [(DANA, "pending", 1)] and rig.rows(Assignment)[0].dm_ts == ""
+    assert rig.slack.dm_messages(DANA) == []
+    # A new process: fresh sessions and client on the same database, as after a restart.
+    restarted = Deps(settings=rig.settings, db=session_factory(rig.engine), clock=rig.deps.clock,
+                     client=make_client(rig.settings))  # fmt: skip
+    assert escalate(restarted)["resent"] == 1
+    assert escalate(restarted)["resent"] == 0
+    assert len(rig.slack.dm_messages(DANA)) == 1 and rig.rows(Assignment)[0].dm_ts
