@@ -23,7 +23,8 @@ log = logging.getLogger("peerbot.commands")
 HELP = """*Peerbot* helps colleagues learn from each other. Commands:
 • `/peerbot ask <your question>`: post a question here; replies in its thread are kept as answers
 • `/peerbot expert add <topics>`: get asked about questions in your topics (`remove`, `list` too)
-• `/peerbot watch` / `/peerbot unwatch`: (admins) capture questions asked in this channel, or stop
+• `/peerbot watch [topics]` / `/peerbot unwatch`: (admins) capture questions asked in this channel
+  (the topics, if given, go on every question here), or stop
 • `/peerbot help`: this message
 You can also mention @Peerbot with a question, react :question: to any message, or use the
 "Ask Peerbot" message shortcut. React :+1: or :-1: to answers to rate them; the asker's
@@ -105,7 +106,7 @@ def _is_admin(client: WebClient, context: BoltContext, user_id: str) -> bool:
 
 
 def _watch(watched: bool) -> Subcommand:
-    def watch(command: dict[str, Any], _text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    def watch(command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
         user, channel_id = str(command.get("user_id", "")), str(command.get("channel_id", ""))
         if not _is_admin(client, context, user):
             respond(
@@ -122,16 +123,24 @@ def _watch(watched: bool) -> Subcommand:
                     response_type="ephemeral",
                 )
                 return
+            names, refused = experts.parse_topics(text)
+            if refused:
+                respond(text="Not a valid topic: " + escape("; ".join(refused)), response_type="ephemeral")
+                return
             row.watched, row.updated_at = watched, deps.clock()
+            if watched and names:
+                row.default_tags = ",".join(names)[:500]
             s.add(row)
             s.commit()
-            name = row.name
-        text = (
+            name, defaults = row.name, row.default_tags
+        reply = (
             f"Peerbot now watches #{escape(name)}: questions asked here are captured."
             if watched
             else f"Peerbot no longer watches #{escape(name)}; explicit asks still work."
         )
-        respond(text=text, response_type="ephemeral")
+        if watched and defaults:
+            reply += f" Every question here gets the topics {escape(defaults.replace(',', ', '))}."
+        respond(text=reply, response_type="ephemeral")
 
     return watch
 

@@ -251,3 +251,22 @@ def test_a_dm_lost_to_slack_errors_is_resent_once_after_a_restart(rig: Rig) -> N
     assert escalate(restarted)["resent"] == 1
     assert escalate(restarted)["resent"] == 0
     assert len(rig.slack.dm_messages(DANA)) == 1 and rig.rows(Assignment)[0].dm_ts
+
+
+def test_channel_default_topics_route_untagged_questions(rig: Rig) -> None:
+    experts(rig, DANA)
+    rig.people.command(PRIYA, HELP, "/peerbot", "watch postgres")
+    assert "gets the topics postgres" in rig.slack.responses[-1]["json"]["text"]
+    rig.people.post(ALICE, HELP, "How do I rotate the staging database password?")
+    assert assignments(rig) == [(DANA, "pending", 1)]
+
+
+def test_an_answer_in_the_thread_or_acceptance_settles_every_pending_request(rig: Rig) -> None:
+    experts(rig, DANA)
+    q = rig.people.post(ALICE, HELP, QUESTION)
+    # Someone without an assignment answers; the asker accepts it.
+    a = rig.people.post(BOB, HELP, "vault write -f database/rotate-root/staging", thread_ts=q)
+    assert assignments(rig) == [(DANA, "cancelled", 1)]  # an answer in the thread settles the request
+    rig.people.react(ALICE, HELP, a, "white_check_mark")
+    assert rig.rows(Question)[0].status == "resolved"
+    assert "Answered by" in dm_of(rig, DANA)["text"]
