@@ -88,9 +88,10 @@ def route(session: Session, *, question: Question, rules: RoutingRules, now: dat
     experts = [p for _, p in pool.values()]
     if question.route_round >= rules.rounds:
         return _fall_back(session, question, rules)
-    ranked = routing.rank(topics, experts, now=now, exclude=exclude, k=rules.per_round)
+    history = _history(session, ws=ws, users=list(pool), text=question.text, topics=topics, now=now)
+    ranked = routing.rank(topics, experts, now=now, exclude=exclude, k=rules.per_round, history_scores=history)
     if not ranked:
-        wait = routing.next_start(experts, topics, now=now, exclude=exclude)
+        wait = routing.next_start(experts, topics, now=now, exclude=exclude, history_scores=history)
         if wait is not None and wait > now:
             question.route_at = wait
             return Routed(wait_until=wait)
@@ -101,6 +102,17 @@ def route(session: Session, *, question: Question, rules: RoutingRules, now: dat
         row, expert = pool[pick.user_id]
         routed.asked.append(_ask(session, question, ws, row, expert, rules, now, suggested_by=""))
     return routed
+
+
+def _history(
+    session: Session, *, ws: Workspace, users: list[str], text: str, topics: list[str], now: datetime
+) -> dict[str, float]:
+    """What the candidates answered lately, as the routing evaluation measures it (bench/routing_eval.py)."""
+    answered = queries.recent_answers_by(session, ws=ws, users=users)
+    if not answered:
+        return {}
+    records = [routing.HistoryRecord(user, q_text, at, tuple(tags)) for user, q_text, at, tags in answered]
+    return routing.HistoryIndex(records).scores(text, topics, now=now)
 
 
 def _ask(

@@ -320,3 +320,27 @@ def assignments_to(session: Session, *, ws: Workspace, expert: str, limit: int =
         .limit(limit)
     )
     return list(session.exec(stmt))
+
+
+def recent_answers_by(
+    session: Session, *, ws: Workspace, users: list[str], limit: int = 500
+) -> list[tuple[str, str, datetime, list[str]]]:
+    """(answerer, question text, when, question tags) of the latest answers by these people."""
+    if not users:
+        return []
+    stmt = (
+        select(Answer.author, Question.text, Answer.created_at, Question.id)
+        .join(Question, col(Question.id) == col(Answer.question_id))
+        .where(Answer.team_id == ws.team_id, col(Answer.author).in_(users))
+        .order_by(col(Answer.created_at).desc())
+        .limit(limit)
+    )
+    rows = list(session.exec(stmt))
+    tags: dict[int, list[str]] = {}
+    ids = list({qid for *_, qid in rows if qid is not None})
+    if ids:
+        for qid, tag in session.exec(
+            select(QuestionTag.question_id, QuestionTag.tag).where(col(QuestionTag.question_id).in_(ids))
+        ):
+            tags.setdefault(qid, []).append(tag)
+    return [(author, text, at, tags.get(qid or 0, [])) for author, text, at, qid in rows]

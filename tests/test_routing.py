@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from conftest import ALICE, BOB, DANA, HELP, PRIYA, Clock, Rig, make_rig
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from handlers import ids
 from scheduled.jobs import escalate
@@ -270,3 +271,25 @@ def test_an_answer_in_the_thread_or_acceptance_settles_every_pending_request(rig
     rig.people.react(ALICE, HELP, a, "white_check_mark")
     assert rig.rows(Question)[0].status == "resolved"
     assert "Answered by" in dm_of(rig, DANA)["text"]
+
+
+def test_answer_history_steers_routing_to_who_answered_similar_questions(rig: Rig, clock: Clock) -> None:
+    from sqlmodel import Session
+
+    from bot.assignments import RoutingRules, route
+
+    experts(rig, DANA, PRIYA)
+    for night in ("Monday", "Tuesday", "Wednesday"):
+        q = rig.people.post(BOB, HELP, f"Why does the replica lag so much on {night} night?")
+        rig.people.post(PRIYA, HELP, "The nightly vacuum on the primary; see the replica lag runbook.", thread_ts=q)
+    rig.people.post(ALICE, HELP, "How can I stop the #postgres replica lag during the nightly batch?")
+    with Session(rig.engine) as s:
+        question = max(s.exec(select(Question)), key=lambda q: q.id or 0)
+        for row in s.exec(select(Expert)):  # Priya was asked just now: rotation alone would pick Dana
+            row.last_asked_at = clock() if row.user_id == PRIYA else None
+            s.add(row)
+        for a in s.exec(select(Assignment).where(Assignment.question_id == question.id)):
+            s.delete(a)
+        question.route_round = 0
+        routed = route(s, question=question, rules=RoutingRules(per_round=1), now=clock())
+        assert [a.expert for a in routed.asked] == [PRIYA]
