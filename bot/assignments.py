@@ -73,21 +73,29 @@ def candidates(session: Session, *, ws: Workspace, topics: list[str]) -> dict[st
     return out
 
 
-def route(session: Session, *, question: Question, rules: RoutingRules, now: datetime) -> Routed:
-    """Ask the next round of experts, or decide to wait for working hours, or fall back to a channel."""
+def route(
+    session: Session, *, question: Question, rules: RoutingRules, now: datetime, topics: list[str] | None = None
+) -> Routed:
+    """Ask the next round of experts, or decide to wait for working hours, or fall back to a channel.
+
+    `topics` may be passed when the caller just computed them (a new capture), saving a query.
+    """
     assert question.id is not None
     ws = Workspace(question.team_id, question.enterprise_id)
-    question.route_at = None
-    session.add(question)
+    if question.route_at is not None:  # written only when it changes: most questions never wait
+        question.route_at = None
+        session.add(question)
     if question.status != QuestionStatus.OPEN or question.escalated:
         return Routed()
-    topics = queries.question_tags(session, question_id=question.id)
-    asked_before = {a.expert for a in queries.assignments_for(session, question_id=question.id)}
-    exclude = {question.author} | asked_before | queries.thread_people(session, question_id=question.id)
-    pool = candidates(session, ws=ws, topics=topics) if topics else {}
-    experts = [p for _, p in pool.values()]
     if question.route_round >= rules.rounds:
         return _fall_back(session, question, rules)
+    topics = queries.question_tags(session, question_id=question.id) if topics is None else topics
+    pool = candidates(session, ws=ws, topics=topics) if topics else {}
+    if not pool:
+        return _fall_back(session, question, rules) if question.route_round else Routed(nobody=True)
+    experts = [p for _, p in pool.values()]
+    asked_before = {a.expert for a in queries.assignments_for(session, question_id=question.id)}
+    exclude = {question.author} | asked_before | queries.thread_people(session, question_id=question.id)
     history = _history(session, ws=ws, users=list(pool), text=question.text, topics=topics, now=now)
     ranked = routing.rank(topics, experts, now=now, exclude=exclude, k=rules.per_round, history_scores=history)
     if not ranked:

@@ -23,7 +23,8 @@ def tag_question(session: Session, *, question: Question) -> list[str]:
     for tag in tags:
         if vocab.canonical(tag) is None:
             queries.add_tag(session, ws=ws, name=tag)
-    queries.set_question_tags(session, ws=ws, question_id=question.id or 0, tags=tags)
+    if tags:  # a new question has no tags to replace
+        queries.set_question_tags(session, ws=ws, question_id=question.id or 0, tags=tags, replace=False)
     return tags
 
 

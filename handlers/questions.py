@@ -74,19 +74,28 @@ def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltCon
             return
         captured = _capture(s, msg, Source.IMPLICIT, body, context)
     if captured:
-        acknowledge(client, context, captured)
-        route_question(client, deps, captured.id or 0, announce=True)
+        _follow_up(client, context, *captured, react=True)
 
 
-def _capture(s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext) -> Question | None:
+def _capture(
+    s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext
+) -> tuple[Question, list[str]] | None:
+    """Store the question and its topics, in one transaction with the event's claim."""
     question = capture_question(s, msg=msg, source=source, now=deps_of(context).clock())
     if question is None or not claim(s, body, context):
         s.rollback()
         return None
-    tag_question(s, question=question)
+    tags = tag_question(s, question=question)
     s.commit()
     log.info("captured question %s in %s (%s)", question.ts, question.channel, source)
-    return question
+    return question, tags
+
+
+def _follow_up(client: WebClient, context: BoltContext, question: Question, tags: list[str], *, react: bool) -> None:
+    """After the commit: the 👀, then routing (which tells the asker what happens next)."""
+    if react:
+        acknowledge(client, context, question)
+    route_question(client, deps_of(context), question.id or 0, announce=True, topics=tags)
 
 
 def acknowledge(client: WebClient, context: BoltContext, question: Question) -> None:
@@ -124,11 +133,10 @@ def capture_explicit(
             is_private=channel_is_private(client, context, s, channel),
         )
         captured = _capture(s, msg, source, body, context)
-    if captured and react:
-        acknowledge(client, context, captured)
-    if captured:
-        route_question(client, deps, captured.id or 0, announce=True)
-    return captured
+    if captured is None:
+        return None
+    _follow_up(client, context, *captured, react=react)
+    return captured[0]
 
 
 def handle_app_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:

@@ -47,7 +47,9 @@ def rules(deps: Deps) -> assignments.RoutingRules:
     )  # fmt: skip
 
 
-def route_question(client: WebClient, deps: Deps, question_id: int, *, announce: bool = False) -> None:
+def route_question(
+    client: WebClient, deps: Deps, question_id: int, *, announce: bool = False, topics: list[str] | None = None
+) -> None:
     """Run one routing step for a question and do in Slack what it decided.
 
     With `announce` (a new capture), the asker gets one ephemeral note: the topics found, what
@@ -57,12 +59,13 @@ def route_question(client: WebClient, deps: Deps, question_id: int, *, announce:
         question = s.get(Question, question_id)
         if question is None:
             return
-        routed = assignments.route(s, question=question, rules=rules(deps), now=deps.clock())
+        routed = assignments.route(s, question=question, rules=rules(deps), now=deps.clock(), topics=topics)
         s.commit()
         asked = [a.id for a in routed.asked if a.id is not None]
         experts = [a.expert for a in routed.asked]
         q = question.model_copy()
-        topics = queries.question_tags(s, question_id=question_id) if announce else []
+        if announce and topics is None:
+            topics = queries.question_tags(s, question_id=question_id)
     for assignment_id in asked:
         send_dm(client, deps, assignment_id)
     status = ""
@@ -78,7 +81,7 @@ def route_question(client: WebClient, deps: Deps, question_id: int, *, announce:
     elif announce:
         status = "Nobody has these topics yet; colleagues can still answer in the thread."
     if announce:
-        note = blocks.capture_note(question_id=question_id, topics=topics, status=status)
+        note = blocks.capture_note(question_id=question_id, topics=topics or [], status=status)
         slack_call(client.chat_postEphemeral, channel=q.channel, user=q.author, text=status or "Question kept.",
                    blocks=note)  # fmt: skip
     elif status and routed.wait_until is not None:

@@ -8,14 +8,14 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import tantivy
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, inspect, select, text
 from sqlmodel import Session, col
 
 from storage.models import Answer, Question, Vote
@@ -41,7 +41,6 @@ _FTS_SCRATCH = (  # FTS5's own tokenizer turns the query words into index terms,
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_q_terms USING fts5vocab(temp, search_q, instance)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_vocab USING fts5vocab(main, search_fts, row)",
 )
-TagsOf = Callable[[Sequence[int]], Mapping[int, Sequence[str]]]
 Progress = Callable[[int], None]
 
 
@@ -102,12 +101,7 @@ class FullTextIndex(Protocol):
 
 
 def load_docs(
-    conn: Connection,
-    *,
-    ids: Sequence[int] | None = None,
-    after: int = 0,
-    limit: int = 5000,
-    tags_of: TagsOf | None = None,
+    conn: Connection, *, ids: Sequence[int] | None = None, after: int = 0, limit: int = 5000
 ) -> list[IndexedDoc]:
     """Questions as IndexedDocs: those in `ids`, or the next page of `limit` by id after `after`."""
     sql = "SELECT id, team_id, text, is_private, channel, status FROM questions WHERE "
@@ -116,8 +110,21 @@ def load_docs(
         rows = conn.execute(stmt, {"ids": list(ids)}).all() if ids else []
     else:
         rows = conn.execute(text(sql + "id > :a ORDER BY id LIMIT :n"), {"a": after, "n": limit}).all()
-    tags = tags_of([r[0] for r in rows]) if tags_of and rows else {}
-    return [IndexedDoc(r[0], r[1], r[2], tuple(tags.get(r[0], ())), bool(r[3]), r[4], r[5] != "open") for r in rows]
+    tags = tags_of(conn, [r[0] for r in rows])
+    return [IndexedDoc(r[0], r[1], r[2], tags.get(r[0], ()), bool(r[3]), r[4], r[5] != "open") for r in rows]
+
+
+def tags_of(conn: Connection, question_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The questions' tags (migration 0003's question_tags; none before it)."""
+    if not question_ids or not inspect(conn).has_table("question_tags"):
+        return {}
+    stmt = text("SELECT question_id, tag FROM question_tags WHERE question_id IN :ids ORDER BY id")
+    found: dict[int, tuple[str, ...]] = {}
+    for question_id, tag in conn.execute(
+        stmt.bindparams(bindparam("ids", expanding=True)), {"ids": list(question_ids)}
+    ):
+        found[question_id] = (*found.get(question_id, ()), tag)
+    return found
 
 
 def triggers_missing(conn: Connection) -> bool:
@@ -283,14 +290,13 @@ class TantivyIndex:
         path: Path,
         *,
         max_lag: float = 2.0,
-        tags_of: TagsOf | None = None,
         title_boost: float = 1.0,  # these four: tuned on the dev half of the duplicates (bench/search_eval.py)
         tag_boost: float = 2.0,
         pair_boost: float = 1.0,
         asked_title_boost: float = 2.0,
         heap_bytes: int = 64_000_000,
     ) -> None:
-        self.engine, self.path, self.max_lag, self.tags_of = engine, path, max_lag, tags_of
+        self.engine, self.path, self.max_lag = engine, path, max_lag
         self.title_boost, self.tag_boost, self.pair_boost = title_boost, tag_boost, pair_boost
         self.asked_title_boost, self.heap_bytes = asked_title_boost, heap_bytes
         self._pg = engine.dialect.name == "postgresql"
@@ -427,7 +433,7 @@ class TantivyIndex:
                 rows = conn.execute(text(sql), {"s": seq, "x": str(self._meta.get("xmin", 0))}).all()
                 fresh = [(int(s), int(q), int(x)) for s, q, x in rows if s > seq or s not in self._window]
                 ids = sorted({q for _, q, _ in fresh})
-                docs = load_docs(conn, ids=ids, tags_of=self.tags_of) if ids else []
+                docs = load_docs(conn, ids=ids) if ids else []
             self._window = {s: x for s, x in [*self._window.items(), *((s, x) for s, _, x in fresh)] if x >= xmin}
             self._meta["xmin"], self._synced = xmin, time.monotonic()
             if fresh:
@@ -445,7 +451,7 @@ class TantivyIndex:
             done = last = 0
             while True:
                 with self.engine.connect() as conn:
-                    docs = load_docs(conn, after=last, tags_of=self.tags_of)
+                    docs = load_docs(conn, after=last)
                 if not docs:
                     break
                 for doc in docs:
@@ -492,6 +498,7 @@ class QuestionRow(NamedTuple):
     status: str
     text: str  # the first 1,000 characters
     created_at: datetime
+    tags: tuple[str, ...] = ()
 
 
 class AnswerRow(NamedTuple):
@@ -528,7 +535,9 @@ def candidate_rows(session: Session, *, question_ids: Sequence[int]) -> tuple[li
         .where(col(Answer.question_id).in_(ids))
         .group_by(col(Answer.id))
     )
-    return [QuestionRow(*r) for r in session.execute(q)], [AnswerRow(*r) for r in session.execute(a)]
+    tags = tags_of(session.connection(), ids)
+    questions = [QuestionRow._make((*r, tags.get(r[0], ()))) for r in session.execute(q)]
+    return questions, [AnswerRow(*r) for r in session.execute(a)]
 
 
 def open_index(engine: Engine, *, kind: str = "auto", path: str | Path | None = None, **options: Any) -> FullTextIndex:

@@ -109,11 +109,12 @@ def question_for_reply(session: Session, *, ws: Workspace, channel_id: str, thre
 
 
 def add_question(session: Session, **values: Any) -> Question | None:
-    """Insert a question; None when (workspace, channel, ts) was already captured."""
-    if not insert_ignoring_duplicates(session, Question, values):
-        return None
-    ws = Workspace(values["team_id"], values.get("enterprise_id", ""))
-    return question_at(session, ws=ws, channel_id=values["channel"], ts=values["ts"])
+    """Insert a question; None when (workspace, channel, ts) was already captured (atomic under concurrency)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Question).values(**values).on_conflict_do_nothing().returning(Question)
+    # The new row comes back with the INSERT itself: no second query on the question path.
+    return session.scalars(stmt).first()
 
 
 def answer_at(session: Session, *, ws: Workspace, channel_id: str, ts: str) -> Answer | None:
@@ -193,8 +194,11 @@ def add_tag(session: Session, *, ws: Workspace, name: str, alias_of: str = "") -
     return insert_ignoring_duplicates(session, Tag, values)
 
 
-def set_question_tags(session: Session, *, ws: Workspace, question_id: int, tags: list[str]) -> None:
-    session.execute(delete(QuestionTag).where(col(QuestionTag.question_id) == question_id))
+def set_question_tags(
+    session: Session, *, ws: Workspace, question_id: int, tags: list[str], replace: bool = True
+) -> None:
+    if replace:
+        session.execute(delete(QuestionTag).where(col(QuestionTag.question_id) == question_id))
     for tag in tags:
         values = {"team_id": ws.team_id, "enterprise_id": ws.enterprise_id, "question_id": question_id, "tag": tag}
         insert_ignoring_duplicates(session, QuestionTag, values)
