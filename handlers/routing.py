@@ -174,14 +174,21 @@ def _still_open(found: tuple[Assignment, Question] | None, user: str) -> str | N
     return None
 
 
-def handle_answer_button(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    ack()
-    deps = deps_of(context)
-    found = _assignment(body, deps)
+def _open_request(body: dict[str, Any], context: BoltContext, client: WebClient) -> tuple[Assignment, Question] | None:
+    """The assignment a DM button is about, if its expert may still act on it; else a polite note, None."""
+    found = _assignment(body, deps_of(context))
     user = str(body.get("user", {}).get("id", ""))
     note = _still_open(found, user)
     if note or found is None:
         _ephemeral_in_dm(client, body, user, note or "")
+        return None
+    return found
+
+
+def handle_answer_button(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    ack()
+    found = _open_request(body, context, client)
+    if found is None:
         return
     a, q = found
     client.views_open(trigger_id=body["trigger_id"], view=blocks.answer_modal(assignment_id=a.id or 0, text=q.text))
@@ -189,11 +196,8 @@ def handle_answer_button(ack: Ack, body: dict[str, Any], context: BoltContext, c
 
 def handle_pass_button(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     ack()
-    found = _assignment(body, deps_of(context))
-    user = str(body.get("user", {}).get("id", ""))
-    note = _still_open(found, user)
-    if note or found is None:
-        _ephemeral_in_dm(client, body, user, note or "")
+    found = _open_request(body, context, client)
+    if found is None:
         return
     client.views_open(trigger_id=body["trigger_id"], view=blocks.pass_modal(assignment_id=found[0].id or 0))
 
@@ -247,13 +251,11 @@ def handle_pass_submit(
 
 def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     ack()
-    deps = deps_of(context)
-    found = _assignment(body, deps)
-    user = str(body.get("user", {}).get("id", ""))
-    note = _still_open(found, user)
-    if note or found is None:
-        _ephemeral_in_dm(client, body, user, note or "")
+    found = _open_request(body, context, client)
+    if found is None:
         return
+    deps = deps_of(context)
+    user = found[0].expert
     with deps.db() as s:
         a = s.get(Assignment, found[0].id)
         if a is not None:
