@@ -115,6 +115,8 @@ def apply_edit(session: Session, *, ws: Workspace, channel_id: str, ts: str, tex
     if row is None or row.text == text[:MAX_TEXT]:
         return None
     row.text, row.updated_at = text[:MAX_TEXT], now
+    if isinstance(row, Answer):
+        row.needs_update = False  # the author updated it: it may be suggested again
     session.add(row)
     return _kind(row)
 

@@ -43,6 +43,9 @@ class Settings:
     routing_rounds: int = 2
     answer_hours: float = 2.0
     fallback_channel: str = ""
+    search_index_dir: str = ""
+    freshness_days: float = 180.0
+    suggest_wait_minutes: float = 30.0
 
     @property
     def socket_mode(self) -> bool:
@@ -102,6 +105,10 @@ class Settings:
         fallback = get("PEERBOT_FALLBACK_CHANNEL")
         if fallback and not _SLACK_ID.match(fallback):
             problems.append(f"PEERBOT_FALLBACK_CHANNEL must be a channel id such as C0123ABCD, got {fallback!r}")
+        freshness = _parse_number("PEERBOT_FRESHNESS_DAYS", get("PEERBOT_FRESHNESS_DAYS", "180"), 1, 3650, problems)
+        wait = _parse_number(
+            "PEERBOT_SUGGEST_WAIT_MINUTES", get("PEERBOT_SUGGEST_WAIT_MINUTES", "30"), 1, 1440, problems
+        )
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -126,6 +133,9 @@ class Settings:
             routing_rounds=int(rounds),
             answer_hours=hours,
             fallback_channel=fallback,
+            search_index_dir=get("PEERBOT_SEARCH_INDEX_DIR"),
+            freshness_days=freshness,
+            suggest_wait_minutes=wait,
         )
 
 

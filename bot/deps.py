@@ -13,9 +13,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from sqlmodel import Session
 
 from bot.config import Settings
 from storage.db import SessionFactory, make_engine, session_factory
+from storage.fulltext import FullTextIndex, open_index
 
 Clock = Callable[[], datetime]
 
@@ -45,8 +47,17 @@ class Deps:
     db: SessionFactory
     clock: Clock
     client: WebClient
+    search: FullTextIndex | None = None  # None: the database's own full-text index, through the session
 
 
 def build_deps(settings: Settings, *, clock: Clock = utc_now, client: WebClient | None = None) -> Deps:
     engine = make_engine(settings.database_url)
-    return Deps(settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings))
+    index = open_index(engine, path=settings.search_index_dir or None)
+    return Deps(
+        settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings), search=index
+    )
+
+
+def search_index(deps: Deps, session: Session) -> FullTextIndex:
+    """The configured index, or the database's own (FTS5 / PostgreSQL full-text) on the session's engine."""
+    return deps.search or open_index(session.get_bind().engine)

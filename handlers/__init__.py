@@ -12,7 +12,7 @@ from slack_bolt.middleware import Middleware
 from slack_sdk.webhook import WebhookClient
 
 from bot.deps import Deps
-from handlers import commands, experts, questions, ratings, routing
+from handlers import commands, experts, questions, ratings, routing, suggestions
 
 log = logging.getLogger("peerbot")
 
@@ -26,6 +26,7 @@ def register_all(app: App, deps: Deps) -> None:
     commands.register(app)
     routing.register(app)
     experts.register(app)
+    suggestions.register(app)
     app.event(re.compile(".*"))(handle_unknown_event)
     app.error(handle_error)
 

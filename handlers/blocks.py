@@ -189,3 +189,71 @@ def expert_modal(*, topics: list[str], capacity: int, start: int, end: int, days
 def _with_initial(checkboxes: Block, chosen: list[Block]) -> Block:
     """Slack refuses an empty initial_options: leave it out when nothing is chosen."""
     return {**checkboxes, "initial_options": chosen} if chosen else checkboxes
+
+
+def _age(days: float) -> str:
+    if days < 1:
+        return "today"
+    if days < 60:
+        return f"{int(days)} days ago"
+    return f"{int(days / 30)} months ago" if days < 730 else f"{int(days / 365)} years ago"
+
+
+def suggestions(*, question_id: int, found: list[Any], permalinks: dict[int, str]) -> list[Block]:
+    """Up to 3 past Q&As offered in the thread, each with "This solved it"; one "Still need help" for all."""
+    out: list[Block] = [_section("Colleagues answered similar questions before. Does one of these solve it?")]
+    for s in found:
+        link = permalinks.get(s.question_id, "")
+        title = escape(truncate(s.title, 150))
+        head = f"<{link}|{title}>" if link else title
+        rating = "accepted" if s.accepted else f"rated {s.rating:+g}"
+        out.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": truncate(f"*{head}*\n{quote(s.answer_snippet, 400)}", SECTION_LIMIT),
+                },
+                "accessory": _button("This solved it", ids.SOLVED, f"{question_id}:{s.question_id}:{s.answer_id}"),
+            }
+        )
+        out.append(_context(f"Answered by <@{s.answer_author}> · {rating} · {_age(s.age.total_seconds() / 86400)}"))
+    out.append(
+        {
+            "type": "actions",
+            "block_id": "suggestions",
+            "elements": [_button("Still need help", ids.STILL_NEED_HELP, str(question_id), "primary")],
+        }
+    )
+    return out
+
+
+def freshness_check(*, answer_id: int, question: str, answer: str, permalink: str) -> list[Block]:
+    """Asks an old answer's author whether it still holds."""
+    where = f" (<{permalink}|see the thread>)" if permalink else ""
+    value = str(answer_id)
+    return [
+        _section(f"Your answer from a while ago was just suggested to a colleague{where}. Is it still right?"),
+        _section(f"*Question:* {escape(truncate(question, 300))}\n*Your answer:*\n{quote(answer, 600)}"),
+        {
+            "type": "actions",
+            "block_id": "freshness",
+            "elements": [
+                _button("Still right", ids.STILL_RIGHT, value, "primary"),
+                _button("Needs update", ids.NEEDS_UPDATE, value, "danger"),
+            ],
+        },
+    ]
+
+
+def search_results(*, query: str, found: list[Any], permalinks: dict[int, str]) -> list[Block]:
+    """`/peerbot search` results, shown to the person alone."""
+    if not found:
+        return [_section(f"No answered question matches _{escape(truncate(query, 200))}_ yet.")]
+    out: list[Block] = [_section(f"Answered questions matching _{escape(truncate(query, 200))}_:")]
+    for s in found[:10]:
+        link = permalinks.get(s.question_id, "")
+        title = escape(truncate(s.title, 150))
+        out.append(_section(f"*{f'<{link}|{title}>' if link else title}*\n{quote(s.answer_snippet, 300)}"))
+        out.append(_context(f"Answered by <@{s.answer_author}> · {_age(s.age.total_seconds() / 86400)}"))
+    return out

@@ -10,11 +10,12 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import experts
+from bot import experts, search
 from bot.capture import Source
+from bot.deps import search_index
 from bot.text import escape, quote
+from handlers import blocks, ids, questions
 from handlers import experts as expert_settings
-from handlers import ids, questions
 from handlers.common import deps_of, known_channel, slack_call, workspace_of
 from storage import queries
 
@@ -25,6 +26,7 @@ HELP = """*Peerbot* helps colleagues learn from each other. Commands:
 • `/peerbot expert add <topics>`: get asked about questions in your topics (`remove`, `list` too)
 • `/peerbot watch [topics]` / `/peerbot unwatch`: (admins) capture questions asked in this channel
   (the topics, if given, go on every question here), or stop
+• `/peerbot search <words>`: answered questions that match, shown only to you
 • `/peerbot help`: this message
 You can also mention @Peerbot with a question, react :question: to any message, or use the
 "Ask Peerbot" message shortcut. React :+1: or :-1: to answers to rate them; the asker's
@@ -183,6 +185,29 @@ def expert(command: dict[str, Any], text: str, context: BoltContext, client: Web
     respond(text="\n".join(lines), response_type="ephemeral")
 
 
+def search_command(
+    command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond
+) -> None:
+    """`/peerbot search <words>`: answered questions, shown to the person alone (their private channels too)."""
+    if not text.strip():
+        respond(text="Add what you're looking for: `/peerbot search vpn berlin`", response_type="ephemeral")
+        return
+    user = str(command.get("user_id", ""))
+    mine = slack_call(client.users_conversations, user=user, types="private_channel", limit=200)
+    channels: list[dict[str, Any]] = mine.get("channels", []) if mine else []
+    private = [str(c["id"]) for c in channels]
+    deps = deps_of(context)
+    with deps.db() as s:
+        found = search.search(s, search_index(deps, s), ws_team_id=workspace_of(context).team_id, text=text,
+                              member_channels=private, now=deps.clock())  # fmt: skip
+    links = {}
+    for f in found[:10]:
+        link = slack_call(client.chat_getPermalink, channel=f.channel, message_ts=f.ts)
+        links[f.question_id] = str(link["permalink"]) if link else ""
+    results = blocks.search_results(query=text, found=found, permalinks=links)
+    respond(text=f"{len(found)} answered questions found", blocks=results, response_type="ephemeral")
+
+
 EXPERT_HELP = (
     "`/peerbot expert add <topics>`: offer to answer questions in these topics\n"
     "`/peerbot expert remove <topics>` · `/peerbot expert list` · `/peerbot expert edit`: hours, capacity, leave"
@@ -193,4 +218,5 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "watch": _watch(True),
     "unwatch": _watch(False),
     "expert": expert,
+    "search": search_command,
 }

@@ -19,3 +19,9 @@ EDIT_TOPICS_MODAL = "question_topics_modal"
 TOPICS_BLOCK, TOPICS_INPUT = "topics", "text"
 # The expert's own settings
 EXPERT_MODAL = "expert_settings_modal"
+# Suggestions in a new question's thread (value: "<new question id>:<suggested question id>:<answer id>")
+SOLVED = "suggestion_solved"
+STILL_NEED_HELP = "suggestion_still_need_help"
+# Freshness check of an old answer (value: the answer id)
+STILL_RIGHT = "freshness_still_right"
+NEEDS_UPDATE = "freshness_needs_update"

@@ -14,7 +14,7 @@ from bot.capture import Message, Source, capture_question, is_watched
 from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
 from bot.topics import tag_question
-from handlers import answers, ids
+from handlers import answers, blocks, ids, suggestions
 from handlers.common import channel_is_private, claim, deps_of, slack_call, workspace_of
 from handlers.routing import route_question
 from storage.models import Question
@@ -92,10 +92,16 @@ def _capture(
 
 
 def _follow_up(client: WebClient, context: BoltContext, question: Question, tags: list[str], *, react: bool) -> None:
-    """After the commit: the 👀, then routing (which tells the asker what happens next)."""
+    """After the commit: the 👀, then answers colleagues already gave, else routing to experts."""
     if react:
         acknowledge(client, context, question)
-    route_question(client, deps_of(context), question.id or 0, announce=True, topics=tags)
+    deps = deps_of(context)
+    if suggestions.offer(client, deps, question.id or 0, tags):
+        status = "Colleagues answered similar questions: see the thread. If none solves it, press *Still need help*."
+        note = blocks.capture_note(question_id=question.id or 0, topics=tags, status=status)
+        slack_call(client.chat_postEphemeral, channel=question.channel, user=question.author, text=status, blocks=note)
+        return
+    route_question(client, deps, question.id or 0, announce=True, topics=tags)
 
 
 def acknowledge(client: WebClient, context: BoltContext, question: Question) -> None:

@@ -532,7 +532,7 @@ def candidate_rows(session: Session, *, question_ids: Sequence[int]) -> tuple[li
             col(Answer.created_at),
         )
         .outerjoin(Vote, col(Vote.answer_id) == col(Answer.id))
-        .where(col(Answer.question_id).in_(ids))
+        .where(col(Answer.question_id).in_(ids), col(Answer.needs_update).is_(False))
         .group_by(col(Answer.id))
     )
     tags = tags_of(session.connection(), ids)

@@ -103,6 +103,10 @@ class Question(SQLModel, table=True):
     route_round: int = 0
     route_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True))
     escalated: bool = False
+    # Knowledge reuse: the question this one repeats, and the answer that solved it.
+    duplicate_of: int | None = None
+    reused_answer_id: int | None = Field(default=None, index=True)
+    suggested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = _ts_col()
     updated_at: datetime = _ts_col()
 
@@ -122,6 +126,9 @@ class Answer(SQLModel, table=True):
     text: str
     via: str = Field(default="thread", max_length=16)
     accepted: bool = False
+    # Freshness: an old answer's author is asked whether it is still right; "needs update" hides it.
+    needs_update: bool = False
+    checked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = _ts_col()
     updated_at: datetime = _ts_col()
 

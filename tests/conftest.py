@@ -113,7 +113,8 @@ class Rig:
 
 def make_rig(engine: Engine, clock: Clock, **env: str) -> Iterator[Rig]:
     catalog = MethodCatalog.load(SPECS)
-    slack = Sandbox(catalog=catalog, strict=catalog is not None).start()
+    # The sandbox stamps messages by the same injected clock the bot reads.
+    slack = Sandbox(catalog=catalog, strict=catalog is not None, clock=lambda: clock().timestamp()).start()
     try:
         slack.add_user(ALICE, "alice", real_name="Alice Chen", tz="Europe/Berlin")
         slack.add_user(DANA, "dana", real_name="Dana Okafor", tz="America/New_York")
