@@ -1,4 +1,4 @@
-"""The peerbot command line: run, demo, db upgrade, experts import|export, tags import."""
+"""The peerbot command line: run, demo, db upgrade, reindex, experts import|export, tags import."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")
     admin.add_parsers(sub)
+    admin.add_reindex_parser(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -42,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(make_engine(settings.database_url))
         print(f"database is up to date ({_safe_url(settings.database_url)})")
         return 0
+    if args.command == "reindex":
+        from storage.db import make_engine, upgrade
+
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        return admin.reindex(engine, settings.search_index_dir)
     if args.command in ("experts", "tags"):
         from storage.db import make_engine, upgrade
 
@@ -62,11 +69,13 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(make_engine(settings.database_url))
     deps = build_deps(settings)
     app = build_app(settings, deps, process_before_response=True)
-    scheduler = None
-    if not args.no_scheduler:
-        from scheduled.scheduler import build_scheduler
+    from scheduled.scheduler import build_index_sync, build_scheduler
 
-        scheduler = build_scheduler(deps)
+    if deps.search is not None and deps.search.is_stale():
+        logging.getLogger("peerbot").info("search index missing or stale: rebuilding it from the database")
+        deps.search.rebuild()
+    schedulers = [s for s in (build_index_sync(deps), None if args.no_scheduler else build_scheduler(deps)) if s]
+    for scheduler in schedulers:
         scheduler.start()
     try:
         if settings.socket_mode and not args.http:
@@ -80,7 +89,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if scheduler is not None:
+        for scheduler in schedulers:
             scheduler.shutdown(wait=False)
     return 0
 

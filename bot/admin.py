@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, union
+from sqlalchemy import Engine, func, union
 from sqlmodel import Session, select
 
 from bot import experts, topics
+from storage.fulltext import open_index
 from storage.models import Expert, Question, Tag, Workspace
 
 
@@ -23,6 +25,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     tags.add_argument("action", choices=["import"])
     tags.add_argument("file", help="YAML such as  tags: {kubernetes: [k8s, kube], postgres: [pg]}")
     tags.add_argument("--team", help="workspace id (T…); needed when the database serves several")
+
+
+def add_reindex_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sub.add_parser("reindex", help="rebuild the search index from the database, with a progress bar")
+
+
+def reindex(engine: Engine, index_dir: str) -> int:
+    """Rebuild the search index from the tables (the source of truth), showing progress on stderr."""
+    index = open_index(engine, path=index_dir or None)
+    with Session(engine) as s:
+        total = int(s.exec(select(func.count()).select_from(Question)).one())
+    started = time.monotonic()
+
+    def progress(done: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} questions")
+        sys.stderr.flush()
+
+    count = index.rebuild(progress)
+    progress(total)
+    sys.stderr.write("\n")
+    index.close()
+    print(f"reindexed {count:,} questions in {time.monotonic() - started:.1f} s")
+    return 0
 
 
 def run(args: argparse.Namespace, engine: Engine) -> int:

@@ -34,3 +34,21 @@ def build_scheduler(deps: Deps) -> BackgroundScheduler:
         misfire_grace_time=60,
     )
     return scheduler
+
+
+def build_index_sync(deps: Deps, *, seconds: float = 2.0) -> BackgroundScheduler | None:
+    """Every replica keeps its own search index files current from the database (none to keep: None)."""
+    if deps.search is None:
+        return None
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        deps.search.sync,
+        "interval",
+        seconds=seconds,
+        id="search-index-sync",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=30,
+    )
+    return scheduler

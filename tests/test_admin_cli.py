@@ -73,3 +73,33 @@ def test_bad_expert_files_say_what_is_wrong(
     assert message in err and "Traceback" not in err
     with Session(make_engine(db)) as s:
         assert s.exec(select(Expert)).all() == []
+
+
+@pytest.mark.parametrize("kind", ["database", "tantivy"])
+def test_reindex_with_progress(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str], kind: str) -> None:  # fmt: skip
+    from datetime import UTC, datetime
+
+    from bot.capture import Message, Source, capture_question
+    from storage.db import upgrade
+    from storage.fulltext import open_index
+    from storage.models import Workspace
+
+    if kind == "tantivy":
+        monkeypatch.setenv("PEERBOT_SEARCH_INDEX_DIR", str(tmp_path / "index"))
+    engine = make_engine(db)
+    upgrade(engine)
+    now = datetime(2026, 3, 3, tzinfo=UTC)
+    with Session(engine) as s:
+        for i, text in enumerate(
+            ["How do I renew the TLS certificate?", "Where is the VPN config?", "Who runs payroll?"]
+        ):
+            msg = Message(ws=Workspace("T1"), channel="C1", ts=f"{i}.1", author="U1", text=text)
+            capture_question(s, msg=msg, source=Source.IMPLICIT, now=now)
+        s.commit()
+    assert main(["reindex"]) == 0
+    out = capsys.readouterr()
+    assert "reindexed 3 questions" in out.out and "3/3 questions" in out.err
+    index = open_index(engine, path=str(tmp_path / "index") if kind == "tantivy" else None)
+    hits = index.search("T1", "renew TLS certificate", limit=5, answered_only=False)
+    assert hits and hits[0].question_id == 1

@@ -41,8 +41,8 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0)
     raise AssertionError("peerbot did not become healthy in time")
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[Sandbox, str, str]]:
+@pytest.fixture(params=["database index", "tantivy index"])
+def running(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Sandbox, str, str]]:
     slack = Sandbox().start()
     slack.add_user(ALICE, "alice", real_name="Alice Chen")
     slack.add_channel(HELP, "help-platform", members=[ALICE, slack.bot_user_id])
@@ -57,6 +57,8 @@ def running(tmp_path: Path) -> Iterator[tuple[Sandbox, str, str]]:
         "PEERBOT_WATCHED_CHANNELS": HELP,
         "LOG_LEVEL": "WARNING",
     }
+    if request.param == "tantivy index":
+        env["PEERBOT_SEARCH_INDEX_DIR"] = str(tmp_path / "index")  # missing: rebuilt at start
     cmd = [sys.executable, "-m", "bot", "run", "--http", "--port", str(port), "--no-scheduler"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
