@@ -45,7 +45,8 @@ class DemoClock:
 
 def run_demo(out: Callable[[str], None] = print) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    with tempfile.TemporaryDirectory(prefix="peerbot-demo-") as tmp, _sandbox() as slack:
+    clock = DemoClock()
+    with tempfile.TemporaryDirectory(prefix="peerbot-demo-") as tmp, _sandbox(clock) as slack:
         db_url = f"sqlite:///{Path(tmp) / 'peerbot.db'}"
         settings = Settings.from_env(
             {
@@ -59,7 +60,6 @@ def run_demo(out: Callable[[str], None] = print) -> int:
         )
         engine = make_engine(db_url)
         upgrade(engine)
-        clock = DemoClock()
         deps = build_deps(settings, clock=clock)
         app = build_app(settings, deps, process_before_response=True)
         with _serving(wsgi_app(app, deps)) as url:
@@ -70,8 +70,8 @@ def run_demo(out: Callable[[str], None] = print) -> int:
 
 
 @contextmanager
-def _sandbox() -> Iterator[Sandbox]:
-    slack = Sandbox(team_domain="acme").start()
+def _sandbox(clock: DemoClock) -> Iterator[Sandbox]:
+    slack = Sandbox(team_domain="acme", clock=lambda: clock().timestamp()).start()
     try:
         tzs = {ALICE: "Europe/Berlin", DANA: "America/New_York", BOB: "Europe/London", PRIYA: "America/Chicago"}
         for uid, real in NAMES.items():
@@ -125,7 +125,7 @@ def _story(slack: Sandbox, people: Deliverer, deps: Deps, clock: DemoClock, out:
     step("Small talk is left alone")
     people.post(BOB, HELP, "lunch?")
     step("Alice asks a real question: Peerbot captures it with a quiet 👀 and asks an expert by DM")
-    q = people.post(ALICE, HELP, "How do I rotate the staging #postgres password? The runbook link is dead.")
+    q = people.post(ALICE, HELP, "How do I rotate the staging #postgres password?")
     first = people.last
     step("Slack retries that delivery (as it does after a slow answer): nothing happens twice")
     if first is not None:
@@ -145,6 +145,12 @@ def _story(slack: Sandbox, people: Deliverer, deps: Deps, clock: DemoClock, out:
     people.react(DANA if asked == PRIYA else PRIYA, HELP, a, "+1")
     people.react(asked, HELP, a, "+1")  # her own answer: not a vote
     people.react(ALICE, HELP, a, "white_check_mark")
+    step("A week later Bob asks the same thing: the earlier answer is offered before anyone is pinged")
+    clock.now += timedelta(days=7)
+    repeat = people.post(BOB, HELP, "How can I rotate the #postgres password on staging?")
+    offer = next(m for m in slack.replies(HELP, repeat) if m.get("bot_id"))
+    step("Bob presses “This solved it”: resolved as a duplicate, and the answerer hears it helped")
+    people.click(BOB, ids.SOLVED, message=(HELP, str(offer["ts"])))
     step("Bob asks something the experts are too busy to answer")
     people.post(BOB, HELP, "Why does the #postgres replica lag behind every night around 02:00?")
     clock.now += timedelta(hours=2, minutes=5)
@@ -169,6 +175,8 @@ def _stored(engine: Engine, out: Callable[[str], None]) -> None:
         for q in s.exec(select(Question).order_by(col(Question.ts))):
             channel = CHANNELS[q.channel]
             out(f'  question  [{q.status}] {NAMES[q.author]} in {channel} ({q.source}): "{q.text}"')
+            if q.duplicate_of:
+                out(f"    solved by the answer to question {q.duplicate_of} (a duplicate; nobody was pinged)")
             for a in s.exec(select(Answer).where(Answer.question_id == q.id)):
                 score = queries.score_of(s, answer_id=a.id or 0)
                 flag = ", accepted" if a.accepted else ""

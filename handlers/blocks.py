@@ -195,7 +195,7 @@ def _age(days: float) -> str:
     if days < 1:
         return "today"
     if days < 60:
-        return f"{int(days)} days ago"
+        return f"{round(days)} days ago"
     return f"{int(days / 30)} months ago" if days < 730 else f"{int(days / 365)} years ago"
 
 

@@ -19,12 +19,15 @@ def test_demo_story() -> None:
     assert "Answered by @" in seen  # the DM was updated
     assert "routing sweep asks the next expert" in seen and seen.count("passed it on") == 2
     assert "#platform-escalations  Peerbot: Nobody has answered this question" in seen
+    assert "Colleagues answered similar questions before" in seen and "[This solved it]" in seen
+    assert "it has now helped 1 person" in seen
     assert "Forged request → HTTP 401" in seen
     assert "[resolved] Alice Chen in #help-platform (implicit)" in stored
     assert (
         "score +3, accepted" in stored
     )  # Bob's and a colleague's 👍 and Alice's ✅; the answerer's own 👍 does not count
     assert "(reaction)" in stored and "lunch" not in stored
+    assert "solved by the answer to question 1 (a duplicate; nobody was pinged)" in stored
 
 
 def test_cli_demo_runs(capsys) -> None:  # type: ignore[no-untyped-def]
