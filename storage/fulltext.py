@@ -255,7 +255,7 @@ class DatabaseIndex:
         return None
 
 
-FORMAT = 1  # bump when the document layout changes: older index directories are then rebuilt
+FORMAT = 2  # bump when the document layout changes: older index directories are then rebuilt
 _META = "peerbot-search.json"
 
 
@@ -305,7 +305,8 @@ class TantivyIndex:
         self._stop = STOPWORDS | set(self._words.analyze(" ".join(STOPWORDS)))
         builder = tantivy.SchemaBuilder().add_integer_field("id", indexed=True, fast=True)
         for name in ("title", "body", "tags", "pairs"):  # analysed here, prefixed, then split on spaces by tantivy
-            builder = builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+            option = "freq" if name == "body" else "basic"  # titles, pairs and tags rarely repeat a term
+            builder = builder.add_text_field(name, tokenizer_name="whitespace", index_option=option)
         self._schema = builder.build()
         self._writer: tantivy.IndexWriter | None = None
         self._window: dict[int, int] = {}  # PostgreSQL: applied changes whose transaction's peers may still commit
@@ -313,9 +314,9 @@ class TantivyIndex:
         self._meta: dict[str, Any] = {}
         try:
             self._meta = json.loads((path / _META).read_text())
-            self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
             if self._meta.get("format") != FORMAT:
                 raise ValueError("index format changed")
+            self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
         except (OSError, ValueError):  # missing, unreadable or older: start afresh
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir(parents=True)
