@@ -22,13 +22,13 @@ from storage.fulltext import (
     AnswerRow,
     DatabaseIndex,
     FullTextIndex,
-    TantivyIndex,
     open_index,
     prune_changes,
     query_terms,
     title_of,
     triggers_missing,
 )
+from storage.fulltext_tantivy import TantivyIndex
 from storage.models import Answer, Question, Vote
 
 NOW = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
