@@ -353,3 +353,18 @@ def test_postgres_uses_its_full_text_index(engine: Engine) -> None:
             )
         )
     assert "search_questions_tsv" in plan
+
+
+def test_retagging_a_question_reaches_the_tantivy_index(engine: Engine, tmp_path: Path) -> None:
+    from storage import queries
+    from storage.models import Workspace
+
+    idx = _tantivy(engine, tmp_path / "tags")
+    with Session(engine) as s:
+        qid = add_question(s, "How do I rotate the staging database password?")
+    assert idx.sync() >= 1
+    assert idx.sync() == 0
+    with Session(engine) as s:  # the asker's "Edit topics": only question_tags changes
+        queries.set_question_tags(s, ws=Workspace("T1"), question_id=qid, tags=["postgres", "vault"])
+        s.commit()
+    assert idx.sync() == 1  # the change log carried it, so the index re-reads the question and its tags
