@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
         engine = make_engine(settings.database_url)
         upgrade(engine)
-        return admin.reindex(engine, settings.search_index_dir)
+        return admin.reindex(engine, settings)
     if args.command in ("experts", "tags"):
         from storage.db import make_engine, upgrade
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, union
 from sqlmodel import Session, select
 
 from bot import experts, topics
-from storage.fulltext import open_index
+from bot.config import Settings
+from bot.deps import open_search
 from storage.models import Expert, Question, Tag, Workspace
 
 
@@ -31,9 +32,9 @@ def add_reindex_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore
     sub.add_parser("reindex", help="rebuild the search index from the database, with a progress bar")
 
 
-def reindex(engine: Engine, index_dir: str) -> int:
+def reindex(engine: Engine, settings: Settings) -> int:
     """Rebuild the search index from the tables (the source of truth), showing progress on stderr."""
-    index = open_index(engine, path=index_dir or None)
+    index = open_search(settings, engine)
     with Session(engine) as s:
         total = int(s.exec(select(func.count()).select_from(Question)).one())
     started = time.monotonic()

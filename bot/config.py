@@ -43,7 +43,8 @@ class Settings:
     routing_rounds: int = 2
     answer_hours: float = 2.0
     fallback_channel: str = ""
-    search_index_dir: str = ""
+    search_engine: str = "tantivy"
+    search_index_dir: str = "peerbot-search-index"
     freshness_days: float = 180.0
     suggest_wait_minutes: float = 30.0
 
@@ -109,6 +110,12 @@ class Settings:
         wait = _parse_number(
             "PEERBOT_SUGGEST_WAIT_MINUTES", get("PEERBOT_SUGGEST_WAIT_MINUTES", "30"), 1, 1440, problems
         )
+        engine = get("PEERBOT_SEARCH_ENGINE", "tantivy").lower()
+        if engine not in ("tantivy", "database"):
+            problems.append(f"PEERBOT_SEARCH_ENGINE must be tantivy or database, got {engine!r}")
+        index_dir = get("PEERBOT_SEARCH_INDEX_DIR", "peerbot-search-index")
+        if engine == "tantivy" and not index_dir:
+            problems.append("PEERBOT_SEARCH_INDEX_DIR must name a directory for the tantivy index")
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -133,7 +140,8 @@ class Settings:
             routing_rounds=int(rounds),
             answer_hours=hours,
             fallback_channel=fallback,
-            search_index_dir=get("PEERBOT_SEARCH_INDEX_DIR"),
+            search_engine=engine,
+            search_index_dir=index_dir,
             freshness_days=freshness,
             suggest_wait_minutes=wait,
         )

@@ -23,6 +23,7 @@ from sandbox import Deliverer, Sandbox
 from scheduled.jobs import escalate
 from storage import queries
 from storage.db import make_engine, upgrade
+from storage.fulltext import open_index
 from storage.models import Answer, FollowUp, Question
 
 ALICE, DANA, BOB, PRIYA = "U01ALICE", "U02DANA", "U03BOB", "U04PRIYA"
@@ -54,13 +55,16 @@ def run_demo(out: Callable[[str], None] = print) -> int:
                 "SLACK_SIGNING_SECRET": "sandbox-signing-secret",
                 "SLACK_API_URL": slack.base_url,
                 "DATABASE_URL": db_url,
+                "PEERBOT_SEARCH_INDEX_DIR": str(Path(tmp) / "search-index"),
                 "PEERBOT_EXPERTS_PER_ROUND": "1",
                 "PEERBOT_FALLBACK_CHANNEL": ESCALATIONS,
             }
         )
         engine = make_engine(db_url)
         upgrade(engine)
-        deps = build_deps(settings, clock=clock)
+        # The story's hours pass in milliseconds: the index syncs on every search instead of every 2 s.
+        path = settings.search_index_dir
+        deps = build_deps(settings, clock=clock, search=lambda e: open_index(e, kind="tantivy", path=path, max_lag=0.0))
         app = build_app(settings, deps, process_before_response=True)
         with _serving(wsgi_app(app, deps)) as url:
             people = Deliverer(slack, url)

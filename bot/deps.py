@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import Settings
@@ -50,12 +51,25 @@ class Deps:
     search: FullTextIndex | None = None  # None: the database's own full-text index, through the session
 
 
-def build_deps(settings: Settings, *, clock: Clock = utc_now, client: WebClient | None = None) -> Deps:
+def build_deps(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    client: WebClient | None = None,
+    search: Callable[[Engine], FullTextIndex] | None = None,
+) -> Deps:
     engine = make_engine(settings.database_url)
-    index = open_index(engine, path=settings.search_index_dir or None)
+    index = search(engine) if search else open_search(settings, engine)
     return Deps(
         settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings), search=index
     )
+
+
+def open_search(settings: Settings, engine: Engine) -> FullTextIndex:
+    """The search index chosen by PEERBOT_SEARCH_ENGINE: tantivy files (the default) or the database's own."""
+    if settings.search_engine == "tantivy":
+        return open_index(engine, kind="tantivy", path=settings.search_index_dir)
+    return open_index(engine, kind="database")
 
 
 def search_index(deps: Deps, session: Session) -> FullTextIndex:

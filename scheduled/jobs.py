@@ -11,6 +11,7 @@ from bot.assignments import OPEN
 from bot.deps import Deps
 from handlers import routing
 from storage import queries
+from storage.fulltext import prune_changes
 from storage.models import Assignment, AssignmentStatus
 
 log = logging.getLogger("peerbot.jobs")
@@ -27,6 +28,13 @@ def prune_processed_events(deps: Deps) -> int:
     if removed:
         log.info("pruned %d processed event ids", removed)
     return removed
+
+
+def prune_search_changes(deps: Deps) -> int:
+    """The search change log only needs to cover how far a replica's index can fall behind: a week."""
+    with deps.db() as s:
+        engine = s.get_bind().engine
+    return prune_changes(engine, keep_seconds=7 * 86400)
 
 
 def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:

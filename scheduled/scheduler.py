@@ -23,6 +23,17 @@ def build_scheduler(deps: Deps) -> BackgroundScheduler:
         misfire_grace_time=600,
     )
     scheduler.add_job(
+        jobs.prune_search_changes,
+        "interval",
+        hours=6,
+        args=[deps],
+        id="prune-search-changes",
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
+    scheduler.add_job(
         jobs.escalate,
         "interval",
         minutes=1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from bot.deps import Deps, make_client
 from bot.server import handle_events
 from sandbox import Deliverer, MethodCatalog, Sandbox
 from storage.db import make_engine, normalise_url, session_factory, upgrade
+from storage.fulltext import open_index
 
 SPECS = Path(__file__).resolve().parents[2] / "shared" / "slack-specs"
 
@@ -133,7 +135,13 @@ def make_rig(engine: Engine, clock: Clock, **env: str) -> Iterator[Rig]:
                 **env,
             }
         )
-        deps = Deps(settings=settings, db=session_factory(engine), clock=clock, client=make_client(settings))
+        if settings.search_engine == "tantivy":  # searching syncs at once: no lag to wait for in tests
+            index = open_index(engine, kind="tantivy", path=tempfile.mkdtemp(prefix="peerbot-index-"), max_lag=0.0)
+        else:
+            index = open_index(engine, kind="database")
+        deps = Deps(
+            settings=settings, db=session_factory(engine), clock=clock, client=make_client(settings), search=index
+        )
         app = build_app(settings, deps, process_before_response=True)
 
         def target(body: str, headers: dict[str, str]) -> tuple[int, str]:

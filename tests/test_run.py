@@ -59,6 +59,8 @@ def running(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Sa
     }
     if request.param == "tantivy index":
         env["PEERBOT_SEARCH_INDEX_DIR"] = str(tmp_path / "index")  # missing: rebuilt at start
+    else:
+        env["PEERBOT_SEARCH_ENGINE"] = "database"
     cmd = [sys.executable, "-m", "bot", "run", "--http", "--port", str(port), "--no-scheduler"]
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -23,9 +23,9 @@ def clock() -> Clock:
     return Clock(datetime(2026, 3, 3, 15, 0, tzinfo=UTC))
 
 
-@pytest.fixture
-def rig(engine: Engine, clock: Clock) -> Iterator[Rig]:
-    yield from make_rig(engine, clock, PEERBOT_EXPERTS_PER_ROUND="1")
+@pytest.fixture(params=["tantivy", "database"])
+def rig(engine: Engine, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Rig]:
+    yield from make_rig(engine, clock, PEERBOT_EXPERTS_PER_ROUND="1", PEERBOT_SEARCH_ENGINE=request.param)
 
 
 def answered(rig: Rig, channel: str = HELP, asker: str = ALICE) -> str:
