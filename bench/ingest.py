@@ -33,7 +33,7 @@ from bench import common
 from bench.common import CHANNEL, PEOPLE, Request, Workload
 from bot.app import build_app
 from bot.config import Settings
-from bot.deps import Deps, make_client, utc_now
+from bot.deps import Deps, make_client, open_search, utc_now
 from bot.server import handle_events, well_formed
 from sandbox import Sandbox
 from storage.db import make_engine, session_factory, upgrade
@@ -80,8 +80,15 @@ def peerbot(slack: Sandbox, database_url: str, *, client: WebClient | None = Non
     """The real app (build_app) behind bot.server.handle_events, on a migrated SQLite file."""
     engine = make_engine(database_url)
     upgrade(engine)
-    settings = Settings.from_env(common.bot_env(slack, database_url))
-    deps = Deps(settings=settings, db=session_factory(engine), clock=utc_now, client=client or make_client(settings))
+    index_dir = tempfile.mkdtemp(prefix="peerbot-bench-index-")  # the default engine, tantivy, as `run` has it
+    settings = Settings.from_env({**common.bot_env(slack, database_url), "PEERBOT_SEARCH_INDEX_DIR": index_dir})
+    deps = Deps(
+        settings=settings,
+        db=session_factory(engine),
+        clock=utc_now,
+        client=client or make_client(settings),
+        search=open_search(settings, engine),
+    )
     app = build_app(settings, deps, process_before_response=True)
 
     def send(request: Request) -> int:
