@@ -2,48 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
 from scheduled import jobs
 
 
+def _every(
+    scheduler: BackgroundScheduler, job: Callable[..., Any], job_id: str, *, grace: int, **interval: float
+) -> None:
+    """A job with a stable id that never runs twice at once; missed ticks run once, late, within `grace` s."""
+    scheduler.add_job(
+        job,
+        "interval",
+        **interval,
+        id=job_id,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=grace,
+    )
+
+
 def build_scheduler(deps: Deps) -> BackgroundScheduler:
-    """Every job has a stable id and never runs twice at once; a missed tick runs once, late."""
+    """The sweeps: the database says what is due; these only tick."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        jobs.prune_processed_events,
-        "interval",
-        hours=1,
-        args=[deps],
-        id="prune-processed-events",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=600,
-    )
-    scheduler.add_job(
-        jobs.prune_search_changes,
-        "interval",
-        hours=6,
-        args=[deps],
-        id="prune-search-changes",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        jobs.escalate,
-        "interval",
-        minutes=1,
-        args=[deps],
-        id="routing-sweep",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=60,
-    )
+    _every(scheduler, lambda: jobs.prune_processed_events(deps), "prune-processed-events", grace=600, hours=1)
+    _every(scheduler, lambda: jobs.prune_search_changes(deps), "prune-search-changes", grace=3600, hours=6)
+    _every(scheduler, lambda: jobs.escalate(deps), "routing-sweep", grace=60, minutes=1)
     return scheduler
 
 
@@ -52,14 +41,5 @@ def build_index_sync(deps: Deps, *, seconds: float = 2.0) -> BackgroundScheduler
     if deps.search is None:
         return None
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        deps.search.sync,
-        "interval",
-        seconds=seconds,
-        id="search-index-sync",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=30,
-    )
+    _every(scheduler, deps.search.sync, "search-index-sync", grace=30, seconds=seconds)
     return scheduler

@@ -14,8 +14,8 @@ def test_jobs_are_registered_with_stable_ids_and_no_overlap(rig: Rig) -> None:
     assert set(found) == {"prune-processed-events", "prune-search-changes", "routing-sweep"}
     for job in found.values():
         assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time
-    assert found["routing-sweep"].func is jobs.escalate
     assert found["routing-sweep"].trigger.interval.total_seconds() == 60
+    assert found["routing-sweep"].func() == {"resent": 0, "expired": 0, "woken": 0, "routed": 0}  # the real sweep
 
 
 def test_search_index_sync_runs_on_every_replica(rig: Rig) -> None:
