@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
 from scheduled import jobs
+from scheduled.leader import Leadership
 
 
 def _every(
@@ -27,12 +28,20 @@ def _every(
     )
 
 
-def build_scheduler(deps: Deps) -> BackgroundScheduler:
-    """The sweeps: the database says what is due; these only tick."""
+def build_scheduler(deps: Deps, leadership: Leadership | None = None) -> BackgroundScheduler:
+    """The sweeps: the database says what is due; these only tick, on the one replica that leads."""
+    if leadership is None:
+        with deps.db() as s:
+            leadership = Leadership(s.get_bind().engine)
+    lead = leadership
+
+    def led(job: Callable[[Deps], Any]) -> Callable[[], Any]:
+        return lambda: job(deps) if lead.is_leader() else None
+
     scheduler = BackgroundScheduler(timezone="UTC")
-    _every(scheduler, lambda: jobs.prune_processed_events(deps), "prune-processed-events", grace=600, hours=1)
-    _every(scheduler, lambda: jobs.prune_search_changes(deps), "prune-search-changes", grace=3600, hours=6)
-    _every(scheduler, lambda: jobs.escalate(deps), "routing-sweep", grace=60, minutes=1)
+    _every(scheduler, led(jobs.prune_processed_events), "prune-processed-events", grace=600, hours=1)
+    _every(scheduler, led(jobs.prune_search_changes), "prune-search-changes", grace=3600, hours=6)
+    _every(scheduler, led(jobs.escalate), "routing-sweep", grace=60, minutes=1)
     return scheduler
 
 

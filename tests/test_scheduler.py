@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Rig
+from sqlalchemy import Engine
 
 from scheduled import jobs
 from scheduled.scheduler import build_index_sync, build_scheduler
 
 
 def test_jobs_are_registered_with_stable_ids_and_no_overlap(rig: Rig) -> None:
-    scheduler = build_scheduler(rig.deps)
+    from scheduled.leader import Leadership
+
+    leadership = Leadership(rig.engine)
+    scheduler = build_scheduler(rig.deps, leadership)
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {"prune-processed-events", "prune-search-changes", "routing-sweep"}
     for job in found.values():
         assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time
     assert found["routing-sweep"].trigger.interval.total_seconds() == 60
-    assert found["routing-sweep"].func() == {"resent": 0, "expired": 0, "woken": 0, "routed": 0}  # the real sweep
+    try:  # the leader runs the real sweep
+        assert found["routing-sweep"].func() == {"resent": 0, "expired": 0, "woken": 0, "routed": 0}
+    finally:
+        leadership.release()
 
 
 def test_search_index_sync_runs_on_every_replica(rig: Rig) -> None:
@@ -24,3 +32,32 @@ def test_search_index_sync_runs_on_every_replica(rig: Rig) -> None:
     [job] = sync.get_jobs()
     assert job.id == "search-index-sync" and job.trigger.interval.total_seconds() == 2
     assert jobs.prune_search_changes(rig.deps) == 0  # nothing old enough yet
+
+
+def test_only_one_replica_leads_the_sweeps_and_another_takes_over(engine: Engine) -> None:
+    from scheduled.leader import Leadership
+    from storage.db import make_engine
+
+    if engine.dialect.name != "postgresql":
+        assert Leadership(engine).is_leader()  # SQLite serves one host
+        pytest.skip("leader hand-over needs PostgreSQL (TEST_DATABASE_URL)")
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    first, second = Leadership(engine), Leadership(other)
+    try:
+        assert first.is_leader() and first.is_leader()
+        assert not second.is_leader()
+        first.release()  # the leader dies: its session, and the lock, are gone
+        assert second.is_leader() and not first.is_leader()
+    finally:
+        first.release()
+        second.release()
+        other.dispose()
+
+
+def test_a_follower_skips_the_sweeps(rig: Rig) -> None:
+    class Follower:
+        def is_leader(self) -> bool:
+            return False
+
+    scheduler = build_scheduler(rig.deps, Follower())  # type: ignore[arg-type]
+    assert all(job.func() is None for job in scheduler.get_jobs())
