@@ -16,7 +16,7 @@ from bot.deps import search_index
 from bot.text import escape, quote
 from handlers import blocks, ids, questions
 from handlers import experts as expert_settings
-from handlers.common import deps_of, known_channel, slack_call, workspace_of
+from handlers.common import deps_of, known_channel, permalink, slack_call, workspace_of
 from storage import queries
 
 log = logging.getLogger("peerbot.commands")
@@ -200,10 +200,7 @@ def search_command(
     with deps.db() as s:
         found = search.search(s, search_index(deps, s), ws_team_id=workspace_of(context).team_id, text=text,
                               member_channels=private, now=deps.clock())  # fmt: skip
-    links = {}
-    for f in found[:10]:
-        link = slack_call(client.chat_getPermalink, channel=f.channel, message_ts=f.ts)
-        links[f.question_id] = str(link["permalink"]) if link else ""
+    links = {f.question_id: permalink(client, f.channel, f.ts) for f in found[:10]}
     results = blocks.search_results(query=text, found=found, permalinks=links)
     respond(text=f"{len(found)} answered questions found", blocks=results, response_type="ephemeral")
 

@@ -73,3 +73,18 @@ def channel_is_private(client: WebClient, context: BoltContext, session: Session
     """Unknown counts as private: content is never shown more widely than we can prove is safe."""
     row = known_channel(client, context, session, channel_id)
     return True if row is None else row.is_private
+
+
+def permalink(client: WebClient, channel: str, ts: str) -> str:
+    """A message's link, or "" when Slack will not give one (the message text still says where)."""
+    link = slack_call(client.chat_getPermalink, channel=channel, message_ts=ts)
+    return str(link["permalink"]) if link else ""
+
+
+def tell_clicker(client: WebClient, body: dict[str, Any], text: str) -> None:
+    """An ephemeral note to whoever pressed a button, where they pressed it (a channel or their DM)."""
+    container = body.get("container") or {}
+    channel = str((body.get("channel") or container).get("id") or container.get("channel_id") or "")
+    user = str(body.get("user", {}).get("id", ""))
+    if channel:
+        slack_call(client.chat_postEphemeral, channel=channel, user=user, text=text)

@@ -17,7 +17,7 @@ from bot.capture import Message, record_reply
 from bot.deps import Deps
 from bot.text import quote
 from handlers import blocks, ids
-from handlers.common import deps_of, slack_call
+from handlers.common import deps_of, permalink, slack_call, tell_clicker
 from storage import queries
 from storage.models import Assignment, AssignmentStatus, Question, QuestionStatus, Workspace
 
@@ -100,10 +100,9 @@ def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
         known = next((x.dm_channel for x in earlier if x.dm_channel), "")  # DM channel ids never change
     try:
         dm = known or client.conversations_open(users=a.expert)["channel"]["id"]
-        link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
         dm_blocks = blocks.expert_dm(
             assignment_id=assignment_id, asker=q.author, channel=q.channel, text=q.text, topics=topics,
-            permalink=str(link["permalink"]) if link else "", suggested_by=a.suggested_by,
+            permalink=permalink(client, q.channel, q.ts), suggested_by=a.suggested_by,
         )  # fmt: skip
         fallback = f"Can you help with a question in topics {', '.join(topics)}?"
         posted = client.chat_postMessage(channel=dm, text=fallback, blocks=dm_blocks)
@@ -180,7 +179,7 @@ def _open_request(body: dict[str, Any], context: BoltContext, client: WebClient)
     user = str(body.get("user", {}).get("id", ""))
     note = _still_open(found, user)
     if note or found is None:
-        _ephemeral_in_dm(client, body, user, note or "")
+        tell_clicker(client, body, note or "")
         return None
     return found
 
@@ -255,14 +254,13 @@ def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: 
     if found is None:
         return
     deps = deps_of(context)
-    user = found[0].expert
     with deps.db() as s:
         a = s.get(Assignment, found[0].id)
         if a is not None:
             a.status, a.due_at = AssignmentStatus.SNOOZED, deps.clock() + assignments.SNOOZE
             s.add(a)
             s.commit()
-    _ephemeral_in_dm(client, body, user, "Snoozed: I'll ask you again in an hour.")
+    tell_clicker(client, body, "Snoozed: I'll ask you again in an hour.")
 
 
 def handle_suggest(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -274,11 +272,11 @@ def handle_suggest(ack: Ack, body: dict[str, Any], context: BoltContext, client:
     note = _still_open(found, user)
     suggested = str((body.get("actions") or [{}])[0].get("selected_user") or "")
     if note or found is None or not suggested:
-        _ephemeral_in_dm(client, body, user, note or "Pick a colleague to suggest.")
+        tell_clicker(client, body, note or "Pick a colleague to suggest.")
         return
     q = found[1]
     if suggested in {q.author, user, context.bot_user_id}:
-        _ephemeral_in_dm(client, body, user, "Suggest someone other than the asker or yourself.")
+        tell_clicker(client, body, "Suggest someone other than the asker or yourself.")
         return
     with deps.db() as s:
         new = assignments.suggest(
@@ -286,7 +284,7 @@ def handle_suggest(ack: Ack, body: dict[str, Any], context: BoltContext, client:
         )
         s.commit()
     if new is None:
-        _ephemeral_in_dm(client, body, user, f"<@{suggested}> has been asked already.")
+        tell_clicker(client, body, f"<@{suggested}> has been asked already.")
         return
     _close_one(
         client, deps, found, AssignmentStatus.PASSED, f"suggested {suggested}", f"You suggested <@{suggested}>. Thanks!"
@@ -328,17 +326,10 @@ def settle_dm(client: WebClient, deps: Deps, a: Assignment, outcome: str) -> Non
         slack_call(client.chat_update, channel=a.dm_channel, ts=a.dm_ts, text=outcome, blocks=settled)
 
 
-def _ephemeral_in_dm(client: WebClient, body: dict[str, Any], user: str, text: str) -> None:
-    channel = str((body.get("channel") or body.get("container") or {}).get("id") or
-                  (body.get("container") or {}).get("channel_id") or "")  # fmt: skip
-    if channel:
-        slack_call(client.chat_postEphemeral, channel=channel, user=user, text=text)
-
-
 def _tell_asker(client: WebClient, q: Question, text: str, *, dm: bool = False) -> None:
     if dm:
-        link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
-        suffix = f" <{link['permalink']}|See it>" if link else ""
+        link = permalink(client, q.channel, q.ts)
+        suffix = f" <{link}|See it>" if link else ""
         slack_call(client.chat_postMessage, channel=q.author, text=text + suffix)
     else:
         slack_call(client.chat_postEphemeral, channel=q.channel, user=q.author, text=text)
@@ -349,8 +340,8 @@ def _post_fallback(client: WebClient, deps: Deps, q: Question) -> None:
         log.info("question %s is in a private channel: not posted to the fallback channel", q.id)
         _tell_asker(client, q, "No expert answered yet. Try mentioning a colleague who might know.")
         return
-    link = slack_call(client.chat_getPermalink, channel=q.channel, message_ts=q.ts)
-    thread = f" (<{link['permalink']}|open the thread>)" if link else ""
+    link = permalink(client, q.channel, q.ts)
+    thread = f" (<{link}|open the thread>)" if link else ""
     text = f"Nobody has answered this question in <#{q.channel}> yet{thread}. Can you help?\n{quote(q.text, 1500)}"
     slack_call(client.chat_postMessage, channel=deps.settings.fallback_channel, text=text)
     _tell_asker(client, q, "No expert answered in time, so I've asked a wider group for help.")
@@ -373,7 +364,7 @@ def handle_edit_topics(ack: Ack, body: dict[str, Any], context: BoltContext, cli
         q = s.get(Question, question_id)
         topics = queries.question_tags(s, question_id=question_id) if q else []
     if q is None or q.author != user:
-        _ephemeral_in_dm(client, body, user, "Only the person who asked can change a question's topics.")
+        tell_clicker(client, body, "Only the person who asked can change a question's topics.")
         return
     client.views_open(trigger_id=body["trigger_id"], view=blocks.topics_modal(question_id=question_id, topics=topics))
 

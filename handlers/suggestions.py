@@ -13,7 +13,7 @@ from bot import knowledge, search
 from bot.deps import Deps, search_index
 from bot.text import escape, truncate
 from handlers import blocks, ids
-from handlers.common import deps_of, slack_call
+from handlers.common import deps_of, permalink, slack_call, tell_clicker
 from handlers.routing import route_question
 from storage import queries
 from storage.models import Answer, Question, QuestionStatus, Workspace
@@ -47,23 +47,18 @@ def offer(client: WebClient, deps: Deps, question_id: int, tags: list[str]) -> b
         s.commit()
         stale_checks = [(a.id or 0, a.author, a.text, a.channel, a.ts, _question_text(s, a)) for a in stale]
         q = q.model_copy()
-    links = {f.question_id: _permalink(client, f.channel, f.ts) for f in found}
+    links = {f.question_id: permalink(client, f.channel, f.ts) for f in found}
     text = "Colleagues answered similar questions before: " + "; ".join(escape(truncate(f.title, 80)) for f in found)
     offered = blocks.suggestions(question_id=question_id, found=found, permalinks=links)
     slack_call(client.chat_postMessage, channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=offered)
     for answer_id, author, answer, channel, ts, asked in stale_checks:
-        _ask_freshness(client, deps, q, answer_id, author, answer, asked, _permalink(client, channel, ts), tags)
+        _ask_freshness(client, deps, q, answer_id, author, answer, asked, permalink(client, channel, ts), tags)
     return True
 
 
 def _question_text(s: Any, answer: Answer) -> str:
     question = s.get(Question, answer.question_id)
     return question.text if question else ""
-
-
-def _permalink(client: WebClient, channel: str, ts: str) -> str:
-    link = slack_call(client.chat_getPermalink, channel=channel, message_ts=ts)
-    return str(link["permalink"]) if link else ""
 
 
 def _ask_freshness(client: WebClient, deps: Deps, q: Question, answer_id: int, author: str, answer: str,
@@ -91,13 +86,6 @@ def _parse(body: dict[str, Any]) -> list[int]:
         return []
 
 
-def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    channel = str((body.get("channel") or {}).get("id") or "")
-    user = str(body.get("user", {}).get("id", ""))
-    if channel:
-        slack_call(client.chat_postEphemeral, channel=channel, user=user, text=text)
-
-
 def _settle_message(client: WebClient, body: dict[str, Any], note: str) -> None:
     """Replace the buttons of the suggestions message with what was decided."""
     message = body.get("message") or {}
@@ -119,13 +107,13 @@ def handle_solved(ack: Ack, body: dict[str, Any], context: BoltContext, client: 
     with deps.db() as s:
         q, original, answer = s.get(Question, parts[0]), s.get(Question, parts[1]), s.get(Answer, parts[2])
         if q is None or original is None or answer is None or answer.question_id != original.id:
-            _tell(client, body, "That suggestion is no longer available.")
+            tell_clicker(client, body, "That suggestion is no longer available.")
             return
         if q.author != user:
-            _tell(client, body, "Only the person who asked can say what solved it.")
+            tell_clicker(client, body, "Only the person who asked can say what solved it.")
             return
         if q.status == QuestionStatus.RESOLVED:
-            _tell(client, body, "This question is already resolved; nothing changed.")
+            tell_clicker(client, body, "This question is already resolved; nothing changed.")
             return
         count = knowledge.mark_solved(s, question=q, original=original, answer=answer, now=deps.clock())
         s.commit()
@@ -147,10 +135,10 @@ def handle_still_need_help(ack: Ack, body: dict[str, Any], context: BoltContext,
     with deps.db() as s:
         q = s.get(Question, parts[0]) if parts else None
         if q is None or q.author != user:
-            _tell(client, body, "Only the person who asked can ask for more help.")
+            tell_clicker(client, body, "Only the person who asked can ask for more help.")
             return
         if q.status != QuestionStatus.OPEN or q.route_at is None:
-            _tell(client, body, "Experts have been asked already, or the question is settled; nothing changed.")
+            tell_clicker(client, body, "Experts have been asked already, or the question is settled; nothing changed.")
             return
         q.route_at = None
         s.add(q)
