@@ -81,7 +81,7 @@ def route(
     `topics` may be passed when the caller just computed them (a new capture), saving a query.
     """
     assert question.id is not None
-    ws = Workspace(question.team_id, question.enterprise_id)
+    ws = Workspace.of(question)
     if question.route_at is not None:  # written only when it changes: most questions never wait
         question.route_at = None
         session.add(question)
@@ -194,7 +194,7 @@ def suggest(
     question = session.get(Question, question_id)
     if question is None or any(a.expert == person for a in queries.assignments_for(session, question_id=question_id)):
         return None
-    ws = Workspace(question.team_id, question.enterprise_id)
+    ws = Workspace.of(question)
     row = queries.expert(session, ws=ws, user_id=person)
     if row is None:
         row = ExpertRow(team_id=ws.team_id, enterprise_id=ws.enterprise_id, user_id=person, updated_at=now)

@@ -15,7 +15,7 @@ def vocabulary(session: Session, *, ws: Workspace) -> Vocabulary:
 
 def tag_question(session: Session, *, question: Question) -> list[str]:
     """Find and store a question's tags; new hashtags join the vocabulary."""
-    ws = Workspace(question.team_id, question.enterprise_id)
+    ws = Workspace.of(question)
     vocab = vocabulary(session, ws=ws)
     channel = queries.channel(session, ws=ws, channel_id=question.channel)
     defaults = [t for t in (channel.default_tags.split(",") if channel else []) if t.strip()]
@@ -30,7 +30,7 @@ def tag_question(session: Session, *, question: Question) -> list[str]:
 
 def set_topics(session: Session, *, question: Question, names: list[str]) -> list[str]:
     """The asker's own choice of topics: aliases become their canonical tag, new names join the vocabulary."""
-    ws = Workspace(question.team_id, question.enterprise_id)
+    ws = Workspace.of(question)
     vocab = vocabulary(session, ws=ws)
     tags = list(dict.fromkeys(vocab.canonical(n) or n for n in names))[:10]
     for tag in tags:

@@ -96,7 +96,7 @@ def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
         if a is None or q is None or a.status != AssignmentStatus.PENDING or a.dm_ts:
             return
         topics = queries.question_tags(s, question_id=q.id or 0)
-        earlier = queries.assignments_to(s, ws=_ws(q), expert=a.expert)
+        earlier = queries.assignments_to(s, ws=Workspace.of(q), expert=a.expert)
         known = next((x.dm_channel for x in earlier if x.dm_channel), "")  # DM channel ids never change
     try:
         dm = known or client.conversations_open(users=a.expert)["channel"]["id"]
@@ -126,7 +126,7 @@ def _unreachable(client: WebClient, deps: Deps, assignment_id: int, error: str) 
         if a is None:
             return
         a.status, a.reason, a.closed_at = AssignmentStatus.FAILED, error, deps.clock()
-        row = queries.expert(s, ws=Workspace(a.team_id, a.enterprise_id), user_id=a.expert)
+        row = queries.expert(s, ws=Workspace.of(a), user_id=a.expert)
         if row is not None and error in {"user_not_found", "account_inactive", "user_disabled"}:
             row.deleted = True  # never routed to again
             s.add(row)
@@ -225,7 +225,9 @@ def handle_answer_submit(
     posted = client.chat_postMessage(
         channel=q.channel, thread_ts=q.thread_ts, text=blocks.thread_answer(expert=user, text=text)
     )
-    msg = Message(ws=_ws(q), channel=q.channel, ts=str(posted["ts"]), author=user, text=text, thread_ts=q.thread_ts)
+    msg = Message(
+        ws=Workspace.of(q), channel=q.channel, ts=str(posted["ts"]), author=user, text=text, thread_ts=q.thread_ts
+    )
     with deps.db() as s:
         record_reply(s, msg=msg, now=deps.clock(), via="dm")
         s.commit()
@@ -347,10 +349,6 @@ def _post_fallback(client: WebClient, deps: Deps, q: Question) -> None:
     _tell_asker(client, q, "No expert answered in time, so I've asked a wider group for help.")
 
 
-def _ws(q: Question) -> Workspace:
-    return Workspace(q.team_id, q.enterprise_id)
-
-
 def handle_edit_topics(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """The asker's "Edit topics" button: a modal with the topics Peerbot found."""
     ack()
@@ -387,7 +385,7 @@ def handle_topics_submit(
             ack(response_action="errors", errors={ids.TOPICS_BLOCK: "Only the asker can change these topics."})
             return
         ack()
-        ws = _ws(q)
+        ws = Workspace.of(q)
         topics_domain.set_topics(s, question=q, names=names)
         reroute = q.status == QuestionStatus.OPEN and not queries.assignments_for(s, question_id=question_id)
         s.commit()

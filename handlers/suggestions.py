@@ -68,7 +68,7 @@ def _ask_freshness(client: WebClient, deps: Deps, q: Question, answer_id: int, a
     info = slack_call(client.users_info, user=author)
     if info is None or info["user"].get("deleted"):
         with deps.db() as s:
-            experts = queries.experts_in_topics(s, ws=Workspace(q.team_id, q.enterprise_id), topics=tags)
+            experts = queries.experts_in_topics(s, ws=Workspace.of(q), topics=tags)
         active = [e.user_id for e in experts if not e.deleted and not e.paused and e.user_id != author]
         if not active:
             log.info("answer %s is old and its author left; nobody to check it", answer_id)

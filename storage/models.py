@@ -43,6 +43,11 @@ class Workspace:
     team_id: str
     enterprise_id: str = ""
 
+    @classmethod
+    def of(cls, row: Any) -> Workspace:
+        """The workspace a stored row belongs to (every table carries team_id and enterprise_id)."""
+        return cls(row.team_id, row.enterprise_id)
+
 
 class QuestionStatus(StrEnum):
     OPEN = "open"
