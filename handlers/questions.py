@@ -14,9 +14,9 @@ from bot.capture import Message, Source, capture_question, is_watched
 from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
 from bot.topics import tag_question
-from handlers import answers, blocks, ids, suggestions
+from handlers import answers, ids, suggestions
 from handlers.common import channel_is_private, claim, deps_of, slack_call, workspace_of
-from handlers.routing import route_question
+from handlers.routing import announce_capture, route_question
 from storage.models import Question
 
 log = logging.getLogger("peerbot.questions")
@@ -98,8 +98,7 @@ def _follow_up(client: WebClient, context: BoltContext, question: Question, tags
     deps = deps_of(context)
     if suggestions.offer(client, deps, question.id or 0, tags):
         status = "Colleagues answered similar questions: see the thread. If none solves it, press *Still need help*."
-        note = blocks.capture_note(question_id=question.id or 0, topics=tags, status=status)
-        slack_call(client.chat_postEphemeral, channel=question.channel, user=question.author, text=status, blocks=note)
+        announce_capture(client, question, tags, status)
         return
     route_question(client, deps, question.id or 0, announce=True, topics=tags)
 

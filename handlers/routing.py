@@ -81,11 +81,17 @@ def route_question(
     elif announce:
         status = "Nobody has these topics yet; colleagues can still answer in the thread."
     if announce:
-        note = blocks.capture_note(question_id=question_id, topics=topics or [], status=status)
-        slack_call(client.chat_postEphemeral, channel=q.channel, user=q.author, text=status or "Question kept.",
-                   blocks=note)  # fmt: skip
+        announce_capture(client, q, topics or [], status)
     elif status and routed.wait_until is not None:
         _tell_asker(client, q, status)
+
+
+def announce_capture(client: WebClient, q: Question, topics: list[str], status: str) -> None:
+    """The asker alone sees what Peerbot kept: the topics, what happens next, and "Edit topics"."""
+    note = blocks.capture_note(question_id=q.id or 0, topics=topics, status=status)
+    slack_call(
+        client.chat_postEphemeral, channel=q.channel, user=q.author, text=status or "Question kept.", blocks=note
+    )
 
 
 def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
