@@ -6,11 +6,17 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.journeys import Journey, JourneyError, default_journeys
+from bot.journeys import load as load_journeys
 
 DEFAULT_DATABASE_URL = "sqlite:///peerbot.db"
 DEFAULT_VOTE_EMOJI = "+1=1,thumbsup=1,-1=-1,thumbsdown=-1"
 _EMOJI_NAME = re.compile(r"^[a-z0-9_+\-']{1,64}$")
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,20}$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ConfigError(Exception):
@@ -47,6 +53,12 @@ class Settings:
     search_index_dir: str = "peerbot-search-index"
     freshness_days: float = 180.0
     suggest_wait_minutes: float = 30.0
+    journeys: Mapping[str, Journey] = field(default_factory=default_journeys)
+    onboard_new_members: bool = True
+    new_hires_channel: str = ""
+    digest_day: int = 0  # Monday
+    digest_time: time = time(9, 0)
+    digest_tz: str = "UTC"
 
     @property
     def socket_mode(self) -> bool:
@@ -116,6 +128,30 @@ class Settings:
         index_dir = get("PEERBOT_SEARCH_INDEX_DIR", "peerbot-search-index")
         if engine == "tantivy" and not index_dir:
             problems.append("PEERBOT_SEARCH_INDEX_DIR must name a directory for the tantivy index")
+        journeys: Mapping[str, Journey] = {}
+        onboarding_file = get("PEERBOT_ONBOARDING_FILE")
+        try:
+            journeys = load_journeys(onboarding_file) if onboarding_file else default_journeys()
+        except JourneyError as e:
+            problems.append(f"PEERBOT_ONBOARDING_FILE: {e}")
+        new_members = get("PEERBOT_ONBOARD_NEW_MEMBERS", "true").lower()
+        if new_members not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(f"PEERBOT_ONBOARD_NEW_MEMBERS must be true or false, got {new_members!r}")
+        new_hires = get("PEERBOT_NEW_HIRES_CHANNEL")
+        if new_hires and not _SLACK_ID.match(new_hires):
+            problems.append(f"PEERBOT_NEW_HIRES_CHANNEL must be a channel id such as C0123ABCD, got {new_hires!r}")
+        day_text = get("PEERBOT_DIGEST_DAY", "mon").lower()[:3]
+        if day_text not in DAYS:
+            problems.append(f"PEERBOT_DIGEST_DAY must be a weekday such as mon or friday, got {day_text!r}")
+        at_text = get("PEERBOT_DIGEST_TIME", "09:00")
+        at = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", at_text)
+        if not at:
+            problems.append(f"PEERBOT_DIGEST_TIME must be a time such as 09:00, got {at_text!r}")
+        digest_tz = get("PEERBOT_DIGEST_TZ", "UTC")
+        try:
+            ZoneInfo(digest_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"PEERBOT_DIGEST_TZ must be a time zone such as Europe/Berlin, got {digest_tz!r}")
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -144,6 +180,12 @@ class Settings:
             search_index_dir=index_dir,
             freshness_days=freshness,
             suggest_wait_minutes=wait,
+            journeys=journeys,
+            onboard_new_members=new_members in ("true", "1", "yes"),
+            new_hires_channel=new_hires,
+            digest_day=DAYS.index(day_text),
+            digest_time=time(int(at.group(1)), int(at.group(2))) if at else time(9),
+            digest_tz=digest_tz,
         )
 
 

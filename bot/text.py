@@ -48,3 +48,10 @@ def files_note(files: list[dict[str, object]] | None) -> str:
     """A readable stand-in for a message that is only attachments."""
     names = [str(f.get("name") or f.get("title") or "file") for f in files or []]
     return "(attached: " + ", ".join(names) + ")" if names else ""
+
+
+def archive_link(base_url: str, channel: str, ts: str) -> str:
+    """A message's permalink built from the workspace URL (auth.test's `url`): no Web API call per link."""
+    if not base_url or not ts:
+        return ""
+    return f"{base_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

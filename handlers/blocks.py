@@ -257,3 +257,60 @@ def search_results(*, query: str, found: list[Any], permalinks: dict[int, str]) 
         out.append(_section(f"*{f'<{link}|{title}>' if link else title}*\n{quote(s.answer_snippet, 300)}"))
         out.append(_context(f"Answered by <@{s.answer_author}> · {_age(s.age.total_seconds() / 86400)}"))
     return out
+
+
+def nudge_message(
+    *, parts: list[str], nudge_ids: list[int], enrolment_id: int, topic_choices: list[str] | None, chosen: list[str]
+) -> list[Block]:
+    """An onboarding nudge (or several, as one catch-up message) with Done / Snooze / Stop journey.
+
+    `topic_choices` is None unless a step asks for the hire's topics.
+    """
+    out: list[Block] = []
+    if len(parts) > 1:
+        out.append(_section("Here is what I had for you over the last few days, in one message:"))
+    for i, text in enumerate(parts[:12]):
+        if i:
+            out.append({"type": "divider"})
+        out.append(_section(text))
+    if topic_choices:
+        options = [_option(truncate(t, 75), t[:150]) for t in topic_choices[:100]]
+        select: Block = {
+            "type": "multi_static_select",
+            "action_id": ids.ONBOARD_TOPICS,
+            "placeholder": {"type": "plain_text", "text": "Your topics"},
+            "options": options,
+        }
+        initial = [o for o in options if o["value"] in chosen]
+        if initial:
+            select["initial_options"] = initial
+        out.append({"type": "actions", "block_id": f"{ids.ONBOARD_TOPICS_BLOCK}{enrolment_id}", "elements": [select]})
+    elif topic_choices is not None:
+        out.append(_context("Nobody has named any topics here yet, so there is nothing to pick: I'll keep it general."))
+    value = ",".join(str(i) for i in nudge_ids)
+    stop = _button("Stop journey", ids.NUDGE_STOP, value, "danger")
+    stop["confirm"] = {
+        "title": {"type": "plain_text", "text": "Stop onboarding?"},
+        "text": {"type": "plain_text", "text": "You won't get any more onboarding nudges from Peerbot."},
+        "confirm": {"type": "plain_text", "text": "Stop"},
+        "deny": {"type": "plain_text", "text": "Keep them"},
+    }
+    out.append(
+        {
+            "type": "actions",
+            "block_id": "onboarding",
+            "elements": [
+                _button("Done", ids.NUDGE_DONE, value, "primary"),
+                _button("Remind me tomorrow", ids.NUDGE_SNOOZE, value),
+                stop,
+            ],
+        }
+    )
+    return out
+
+
+def nudge_settled(*, parts: list[str], outcome: str) -> list[Block]:
+    """A nudge after Done / Snooze / Stop: the text stays for reference, the buttons go."""
+    out = [_section(text) for text in parts[:12]]
+    out.append(_context(outcome))
+    return out

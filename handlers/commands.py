@@ -14,7 +14,7 @@ from bot import experts, search
 from bot.capture import Source
 from bot.deps import search_index
 from bot.text import escape, quote
-from handlers import blocks, ids, questions
+from handlers import blocks, ids, onboarding, questions
 from handlers import experts as expert_settings
 from handlers.common import deps_of, known_channel, permalink, slack_call, workspace_of
 from storage import queries
@@ -27,6 +27,7 @@ HELP = """*Peerbot* helps colleagues learn from each other. Commands:
 • `/peerbot watch [topics]` / `/peerbot unwatch`: (admins) capture questions asked in this channel
   (the topics, if given, go on every question here), or stop
 • `/peerbot search <words>`: answered questions that match, shown only to you
+• `/peerbot onboard @person [journey] [YYYY-MM-DD]`: (admins) start someone's onboarding journey
 • `/peerbot help`: this message
 You can also mention @Peerbot with a question, react :question: to any message, or use the
 "Ask Peerbot" message shortcut. React :+1: or :-1: to answers to rate them; the asker's
@@ -210,8 +211,16 @@ EXPERT_HELP = (
     "`/peerbot expert remove <topics>` · `/peerbot expert list` · `/peerbot expert edit`: hours, capacity, leave"
 )
 
+def onboard(command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
+    if not _is_admin(client, context, str(command.get("user_id", ""))):
+        respond(text="Only workspace admins and Peerbot admins can start onboarding.", response_type="ephemeral")
+        return
+    onboarding.onboard_command(client, context, text, respond)
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "ask": ask,
+    "onboard": onboard,
     "watch": _watch(True),
     "unwatch": _watch(False),
     "expert": expert,

@@ -25,3 +25,13 @@ STILL_NEED_HELP = "suggestion_still_need_help"
 # Freshness check of an old answer (value: the answer id)
 STILL_RIGHT = "freshness_still_right"
 NEEDS_UPDATE = "freshness_needs_update"
+# Onboarding nudges (value: the nudge ids of the message, comma-separated)
+NUDGE_DONE = "onboarding_done"
+NUDGE_SNOOZE = "onboarding_snooze"
+NUDGE_STOP = "onboarding_stop"
+ONBOARD_TOPICS = "onboarding_topics"  # a multi-select; its block_id carries the enrolment id
+ONBOARD_TOPICS_BLOCK = "onboarding_topics:"
+# Digests
+DIGEST_ANSWER = "digest_answer"  # value: the question id; opens the same answer modal as routing
+DIGEST_ANSWER_MODAL = "digest_answer_modal"
+DIGEST_OPT_OUT = "digest_opt_out"

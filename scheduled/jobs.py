@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 
+from bot import onboarding as journeys
 from bot.assignments import OPEN
 from bot.deps import Deps
-from handlers import routing
+from handlers import onboarding, routing
+from handlers.common import slack_call
 from storage import queries
 from storage.fulltext import prune_changes
-from storage.models import Assignment, AssignmentStatus
+from storage.models import Assignment, AssignmentStatus, Enrolment, EnrolmentStatus, Nudge, NudgeStatus
 
 log = logging.getLogger("peerbot.jobs")
 
@@ -76,3 +78,58 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     if any(done.values()):
         log.info("routing sweep: %s", done)
     return done
+
+
+def workspace_url(client: WebClient) -> str:
+    """The workspace's URL (for permalinks built without a Web API call each), or "" when Slack won't say."""
+    info = slack_call(client.auth_test)
+    return str(info.get("url") or "") if info else ""
+
+
+def nudge(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
+    """The onboarding sweep: deliver due steps inside each hire's working hours, exactly once.
+
+    A step is claimed (status sent, no ts yet) and committed before its DM goes out, and its ts is
+    recorded after; a claimed step without a ts is sent again by the next sweep. Several steps due
+    at once (after downtime) go out as one catch-up message.
+    """
+    client = client or deps.client
+    now = deps.clock()
+    done = {"sent": 0, "caught_up": 0, "deferred": 0, "resent": 0}
+    batches: list[tuple[int, list[int]]] = []
+    with deps.db() as s:
+        for enrolment_id, group in _by_enrolment(queries.unsent_nudges(s)).items():
+            batches.append((enrolment_id, [n.id for n in group if n.id is not None]))
+            done["resent"] += 1
+        for enrolment_id, group in _by_enrolment(queries.due_nudges(s, now=now)).items():
+            row = s.get(Enrolment, enrolment_id)
+            if row is None or row.status != EnrolmentStatus.ACTIVE:
+                continue
+            if journeys.defer_to_working_hours(group, row.tz, now) is not None:
+                done["deferred"] += len(group)
+            else:
+                for n in group:
+                    n.status, n.sent_at, n.caught_up = NudgeStatus.SENT, now, len(group) > 1
+                batches.append((enrolment_id, [n.id for n in group if n.id is not None]))
+                done["sent" if len(group) == 1 else "caught_up"] += len(group)
+            for n in group:
+                s.add(n)
+        s.commit()
+    base_url = workspace_url(client) if batches else ""
+    for enrolment_id, ids in batches:
+        onboarding.deliver(client, deps, enrolment_id, ids, base_url=base_url)
+        with deps.db() as s:
+            row = s.get(Enrolment, enrolment_id)
+            if row is not None:
+                journeys.finish_if_complete(s, row=row, now=now)
+                s.commit()
+    if any(done.values()):
+        log.info("nudge sweep: %s", done)
+    return done
+
+
+def _by_enrolment(nudges: list[Nudge]) -> dict[int, list[Nudge]]:
+    groups: dict[int, list[Nudge]] = {}
+    for n in nudges:
+        groups.setdefault(n.enrolment_id, []).append(n)
+    return groups

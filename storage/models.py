@@ -91,6 +91,8 @@ class Question(SQLModel, table=True):
         UniqueConstraint("team_id", "channel", "ts"),
         # Finding the question a thread reply belongs to: without it SQLite walks the whole channel.
         Index("ix_questions_thread", "team_id", "channel", "thread_ts", "ts"),
+        # A channel's week, for its digest.
+        Index("ix_questions_channel_created", "team_id", "channel", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -118,7 +120,10 @@ class Question(SQLModel, table=True):
 
 class Answer(SQLModel, table=True):
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("team_id", "channel", "ts"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel", "ts"),
+        Index("ix_answers_channel_created", "team_id", "channel", "created_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
     enterprise_id: str = Field(default="", max_length=32)
@@ -226,6 +231,7 @@ class Expert(SQLModel, table=True):
     on_leave_until: date | None = None
     paused: bool = False
     deleted: bool = False
+    digest_opt_out: bool = False  # no weekly DM of open questions in their topics
     last_asked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     updated_at: datetime = _ts_col()
 
@@ -273,3 +279,95 @@ class Assignment(SQLModel, table=True):
     asked_at: datetime = _ts_col()
     due_at: datetime = _ts_col(index=True)
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class EnrolmentStatus(StrEnum):
+    ACTIVE = "active"
+    DONE = "done"  # every step delivered
+    STOPPED = "stopped"  # the hire (or an admin) stopped the journey
+
+
+class Enrolment(SQLModel, table=True):
+    """A new hire on an onboarding journey: one per person, so enrolling twice changes nothing."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("team_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    user_id: str = Field(max_length=32)
+    journey: str = Field(max_length=64)
+    start_date: date
+    tz: str = Field(default="UTC", max_length=64)
+    status: str = Field(default=EnrolmentStatus.ACTIVE, max_length=16)
+    topics: str = Field(default="", max_length=500)  # chosen by the hire, comma-separated
+    buddy: str = Field(default="", max_length=32)
+    enrolled_by: str = Field(default="", max_length=32)  # who or what: a user id, "team_join", "channel"
+    created_at: datetime = _ts_col()
+    updated_at: datetime = _ts_col()
+
+
+class NudgeStatus(StrEnum):
+    PENDING = "pending"  # not yet due, or due and waiting for the hire's working hours
+    SENT = "sent"  # claimed for delivery; dm_ts empty until Slack accepted it
+    DONE = "done"  # the hire pressed Done
+    SKIPPED = "skipped"  # the journey was stopped first
+    FAILED = "failed"  # the hire cannot receive DMs
+
+
+class Nudge(SQLModel, table=True):
+    """One step of a hire's journey: when it is due and when (and where) it was delivered."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "step"),
+        Index("ix_nudges_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    enrolment_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("enrolments.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    step: str = Field(max_length=40)
+    position: int = 0
+    status: str = Field(default=NudgeStatus.PENDING, max_length=16)
+    due_at: datetime = _ts_col()
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    caught_up: bool = False  # delivered inside one catch-up message with others
+    snoozes: int = 0
+    dm_channel: str = Field(default="", max_length=32)
+    dm_ts: str = Field(default="", max_length=32)
+    done_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class DigestKind(StrEnum):
+    CHANNEL = "channel"  # weekly, in a watched channel
+    EXPERT = "expert"  # weekly DM: open questions in the expert's topics
+    ADMIN = "admin"  # weekly DM: the knowledge-gap report
+
+
+class DigestStatus(StrEnum):
+    PENDING = "pending"  # claimed; ts empty until Slack accepted it (a failure is retried next sweep)
+    SENT = "sent"
+    EMPTY = "empty"  # nothing to say: not sent
+
+
+class Digest(SQLModel, table=True):
+    """One digest for one target and one week: the unique key makes sending it twice impossible."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("team_id", "kind", "target", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    enterprise_id: str = Field(default="", max_length=32)
+    kind: str = Field(max_length=16)
+    target: str = Field(max_length=32)  # a channel id, or the user id a DM goes to
+    period: str = Field(max_length=16)  # the ISO week, e.g. 2026-W10
+    status: str = Field(default=DigestStatus.PENDING, max_length=16)
+    attempts: int = 0
+    error: str = Field(default="", max_length=200)
+    channel: str = Field(default="", max_length=32)
+    ts: str = Field(default="", max_length=32)
+    created_at: datetime = _ts_col()
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
@@ -14,9 +14,15 @@ from storage.models import (
     Assignment,
     AssignmentStatus,
     Channel,
+    Digest,
+    DigestStatus,
+    Enrolment,
+    EnrolmentStatus,
     Expert,
     ExpertTopic,
     FollowUp,
+    Nudge,
+    NudgeStatus,
     ProcessedEvent,
     Question,
     QuestionStatus,
@@ -348,3 +354,238 @@ def recent_answers_by(
         ):
             tags.setdefault(qid, []).append(tag)
     return [(author, text, at, tags.get(qid or 0, [])) for author, text, at, qid in rows]
+
+
+# --- Onboarding ---
+
+
+def enrolment(session: Session, *, ws: Workspace, user_id: str) -> Enrolment | None:
+    stmt = select(Enrolment).where(Enrolment.team_id == ws.team_id, Enrolment.user_id == user_id)
+    return session.exec(stmt).first()
+
+
+def add_enrolment(
+    session: Session, *, ws: Workspace, user_id: str, journey: str, start: date, tz: str, by: str, now: datetime
+) -> Enrolment | None:
+    """A new enrolment, or None when the person already has one (enrolling twice changes nothing)."""
+    values = {
+        "team_id": ws.team_id, "enterprise_id": ws.enterprise_id, "user_id": user_id, "journey": journey,
+        "start_date": start, "tz": tz, "status": EnrolmentStatus.ACTIVE, "topics": "", "buddy": "",
+        "enrolled_by": by, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    if not insert_ignoring_duplicates(session, Enrolment, values):
+        return None
+    return enrolment(session, ws=ws, user_id=user_id)
+
+
+def nudges_of(session: Session, *, enrolment_id: int) -> list[Nudge]:
+    stmt = select(Nudge).where(Nudge.enrolment_id == enrolment_id).order_by(col(Nudge.position))
+    return list(session.exec(stmt))
+
+
+def due_nudges(session: Session, *, now: datetime, limit: int = 500) -> list[Nudge]:
+    """Pending steps whose time has come (the index on status, due_at answers this without a scan)."""
+    stmt = (
+        select(Nudge)
+        .where(Nudge.status == NudgeStatus.PENDING, col(Nudge.due_at) <= now)
+        .order_by(col(Nudge.due_at), col(Nudge.id))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def unsent_nudges(session: Session, *, limit: int = 500) -> list[Nudge]:
+    """Steps claimed for delivery whose DM Slack has not yet accepted (a failure or a crash came between)."""
+    stmt = (
+        select(Nudge)
+        .where(Nudge.status == NudgeStatus.SENT, Nudge.dm_ts == "")
+        .order_by(col(Nudge.id))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def set_nudges(session: Session, *, ids: list[int], **values: Any) -> None:
+    if ids:
+        session.execute(update(Nudge).where(col(Nudge.id).in_(ids)).values(**values))
+
+
+def tag_names_by_use(session: Session, *, ws: Workspace, limit: int = 100) -> list[str]:
+    """Canonical tags, the most used first: the choices offered to a new hire."""
+    stmt = (
+        select(Tag.name)
+        .where(Tag.team_id == ws.team_id, Tag.alias_of == "")
+        .order_by(col(Tag.uses).desc(), col(Tag.name))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def top_public_qas(
+    session: Session, *, ws: Workspace, topics: list[str], limit: int = 3
+) -> list[tuple[Question, Answer, float]]:
+    """The best-rated answers to public questions, in `topics` (any topic when empty)."""
+    score = func.coalesce(func.sum(Vote.weight), 0.0).label("score")
+    stmt = (
+        select(Question, Answer, score)
+        .join(Answer, col(Answer.question_id) == col(Question.id))
+        .outerjoin(Vote, col(Vote.answer_id) == col(Answer.id))
+        .where(Question.team_id == ws.team_id, col(Question.is_private).is_(False), col(Answer.needs_update).is_(False))
+        .group_by(col(Question.id), col(Answer.id))
+        .order_by(score.desc(), col(Answer.accepted).desc(), col(Answer.id).desc())
+        .limit(limit * 4)
+    )
+    if topics:
+        tagged = select(QuestionTag.question_id).where(col(QuestionTag.tag).in_(topics))
+        stmt = stmt.where(col(Question.id).in_(tagged))
+    out: list[tuple[Question, Answer, float]] = []
+    for q, a, s in session.exec(stmt):
+        if all(q.id != seen.id for seen, _, _ in out):  # one answer per question: its best
+            out.append((q, a, float(s)))
+    return out[:limit]
+
+
+def channels_for_topics(session: Session, *, ws: Workspace, topics: list[str], limit: int = 3) -> list[str]:
+    """Watched public channels where most questions in `topics` were asked (all watched ones without topics)."""
+    stmt = select(Channel.slack_id).where(
+        Channel.team_id == ws.team_id, col(Channel.watched).is_(True), col(Channel.is_private).is_(False)
+    )
+    public = list(session.exec(stmt))
+    if not topics or not public:
+        return public[:limit]
+    counted = (
+        select(Question.channel, func.count())
+        .join(QuestionTag, col(QuestionTag.question_id) == col(Question.id))
+        .where(Question.team_id == ws.team_id, col(Question.channel).in_(public), col(QuestionTag.tag).in_(topics))
+        .group_by(col(Question.channel))
+        .order_by(func.count().desc())
+    )
+    ranked = [c for c, _ in session.exec(counted)]
+    return (ranked + [c for c in public if c not in ranked])[:limit]
+
+
+# --- Digests ---
+
+
+def digest(session: Session, *, ws: Workspace, kind: str, target: str, period: str) -> Digest | None:
+    stmt = select(Digest).where(
+        Digest.team_id == ws.team_id, Digest.kind == kind, Digest.target == target, Digest.period == period
+    )
+    return session.exec(stmt).first()
+
+
+def settled_digest_targets(session: Session, *, kind: str, period: str) -> set[tuple[str, str]]:
+    """(team, target) pairs whose digest for `period` was sent, or found to have nothing to say."""
+    stmt = select(Digest.team_id, Digest.target).where(
+        Digest.kind == kind, Digest.period == period, col(Digest.status).in_([DigestStatus.SENT, DigestStatus.EMPTY])
+    )
+    return {(team, target) for team, target in session.exec(stmt)}
+
+
+def all_watched_channels(session: Session) -> list[Channel]:
+    stmt = select(Channel).where(col(Channel.watched).is_(True)).order_by(col(Channel.team_id), col(Channel.slack_id))
+    return list(session.exec(stmt))
+
+
+def all_experts(session: Session) -> list[Expert]:
+    return list(session.exec(select(Expert).order_by(col(Expert.team_id), col(Expert.user_id))))
+
+
+def channel_answers(
+    session: Session, *, ws: Workspace, channel_id: str, start: datetime, end: datetime
+) -> list[tuple[Answer, Question, float]]:
+    """Answers given in a channel in [start, end), with their question and vote score."""
+    score = func.coalesce(func.sum(Vote.weight), 0.0).label("score")
+    stmt = (
+        select(Answer, Question, score)
+        .join(Question, col(Question.id) == col(Answer.question_id))
+        .outerjoin(Vote, col(Vote.answer_id) == col(Answer.id))
+        .where(Answer.team_id == ws.team_id, Answer.channel == channel_id)
+        .where(col(Answer.created_at) >= start, col(Answer.created_at) < end)
+        .group_by(col(Answer.id), col(Question.id))
+        .order_by(col(Answer.created_at))
+        .limit(2000)
+    )
+    return [(a, q, float(s)) for a, q, s in session.exec(stmt)]
+
+
+def answered_before(session: Session, *, question_ids: list[int], before: datetime) -> set[int]:
+    if not question_ids:
+        return set()
+    stmt = select(Answer.question_id).where(col(Answer.question_id).in_(question_ids), col(Answer.created_at) < before)
+    return set(session.exec(stmt))
+
+
+def channel_questions(
+    session: Session, *, ws: Workspace, channel_id: str, start: datetime, end: datetime, limit: int = 2000
+) -> list[Question]:
+    stmt = (
+        select(Question)
+        .where(Question.team_id == ws.team_id, Question.channel == channel_id)
+        .where(col(Question.created_at) >= start, col(Question.created_at) < end)
+        .order_by(col(Question.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def tags_of_questions(session: Session, *, question_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(question_ids), 500):
+        chunk = question_ids[start : start + 500]
+        stmt = select(QuestionTag.question_id, QuestionTag.tag).where(col(QuestionTag.question_id).in_(chunk))
+        for qid, tag in session.exec(stmt):
+            out.setdefault(qid, []).append(tag)
+    return out
+
+
+def open_questions_in_topics(
+    session: Session, *, ws: Workspace, topics: list[str], since: datetime, limit: int = 50
+) -> list[Question]:
+    """Open questions asked since `since` with any of `topics`, newest first."""
+    if not topics:
+        return []
+    tagged = select(QuestionTag.question_id).where(QuestionTag.team_id == ws.team_id, col(QuestionTag.tag).in_(topics))
+    stmt = (
+        select(Question)
+        .where(Question.team_id == ws.team_id, Question.status == QuestionStatus.OPEN)
+        .where(col(Question.created_at) >= since, col(Question.id).in_(tagged))
+        .order_by(col(Question.created_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def public_questions_between(
+    session: Session, *, ws: Workspace, start: datetime, end: datetime, limit: int = 50_000
+) -> list[Question]:
+    stmt = (
+        select(Question)
+        .where(Question.team_id == ws.team_id, col(Question.is_private).is_(False))
+        .where(col(Question.created_at) >= start, col(Question.created_at) < end)
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def first_answer_times(session: Session, *, question_ids: list[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    for start in range(0, len(question_ids), 500):
+        chunk = question_ids[start : start + 500]
+        stmt = (
+            select(Answer.question_id, func.min(Answer.created_at))
+            .where(col(Answer.question_id).in_(chunk))
+            .group_by(col(Answer.question_id))
+        )
+        out.update({qid: when for qid, when in session.exec(stmt)})
+    return out
+
+
+def expert_tags(session: Session, *, ws: Workspace) -> set[str]:
+    stmt = (
+        select(ExpertTopic.tag)
+        .join(Expert, col(Expert.id) == col(ExpertTopic.expert_id))
+        .where(ExpertTopic.team_id == ws.team_id, col(Expert.deleted).is_(False))
+        .distinct()
+    )
+    return set(session.exec(stmt))

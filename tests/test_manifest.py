@@ -24,6 +24,8 @@ EVENT_SCOPES = {
     "message.groups": {"groups:history"},
     "reaction_added": {"reactions:read"},
     "reaction_removed": {"reactions:read"},
+    "team_join": {"users:read"},
+    "member_joined_channel": {"channels:read", "groups:read"},
 }
 
 
@@ -74,7 +76,10 @@ def test_scopes_cover_every_method_called_and_nothing_more() -> None:
             # Any one of a method's scopes will do; count the first one we grant as needed.
             needed |= {next(s for s in [o["name"] for o in spec["scopes"]["bot"]] if s in granted)}
             needed |= options & granted & {"channels:history", "groups:history", "channels:read", "groups:read"}
+    asyncapi = json.loads((SPECS / "events-api" / "asyncapi" / "slack_events_api_async_v1.json").read_text())
     for event in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+        listed = asyncapi["topics"].get(event.replace("_", "."), {}).get("subscribe", {}).get("x-scopes-required")
+        assert not listed or set(listed) == EVENT_SCOPES[event], f"{event} needs {listed}"
         needed |= EVENT_SCOPES[event]
     assert granted == needed, f"unused scopes: {sorted(granted - needed)}, missing: {sorted(needed - granted)}"
 
