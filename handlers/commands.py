@@ -211,6 +211,7 @@ EXPERT_HELP = (
     "`/peerbot expert remove <topics>` · `/peerbot expert list` · `/peerbot expert edit`: hours, capacity, leave"
 )
 
+
 def onboard(command: dict[str, Any], text: str, context: BoltContext, client: WebClient, respond: Respond) -> None:
     if not _is_admin(client, context, str(command.get("user_id", ""))):
         respond(text="Only workspace admins and Peerbot admins can start onboarding.", response_type="ephemeral")

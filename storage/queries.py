@@ -396,12 +396,7 @@ def due_nudges(session: Session, *, now: datetime, limit: int = 500) -> list[Nud
 
 def unsent_nudges(session: Session, *, limit: int = 500) -> list[Nudge]:
     """Steps claimed for delivery whose DM Slack has not yet accepted (a failure or a crash came between)."""
-    stmt = (
-        select(Nudge)
-        .where(Nudge.status == NudgeStatus.SENT, Nudge.dm_ts == "")
-        .order_by(col(Nudge.id))
-        .limit(limit)
-    )
+    stmt = select(Nudge).where(Nudge.status == NudgeStatus.SENT, Nudge.dm_ts == "").order_by(col(Nudge.id)).limit(limit)
     return list(session.exec(stmt))
 
 
