@@ -1,4 +1,4 @@
-"""The peerbot command line: run, demo, db upgrade, reindex, experts import|export, tags import."""
+"""The peerbot command line: run, demo, jobs, db upgrade, reindex, experts import|export, tags import."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="play a story against a local sandbox Slack and print what everyone saw")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")
+    sub.add_parser("jobs", help="list the scheduled jobs, what they do and when each runs next")
     admin.add_parsers(sub)
     admin.add_reindex_parser(sub)
     args = parser.parse_args(argv)
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(make_engine(settings.database_url))
         print(f"database is up to date ({_safe_url(settings.database_url)})")
         return 0
+    if args.command == "jobs":
+        return _jobs(settings)
     if args.command == "reindex":
         from storage.db import make_engine, upgrade
 
@@ -91,6 +94,24 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         for scheduler in schedulers:
             scheduler.shutdown(wait=False)
+    return 0
+
+
+def _jobs(settings: Settings) -> int:
+    from bot.deps import build_deps, utc_now
+    from scheduled.scheduler import describe
+    from storage.db import make_engine, upgrade
+
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    upgrade(make_engine(settings.database_url))
+    deps = build_deps(settings)
+    rows = describe(deps, utc_now())
+    width = max(len(r[0]) for r in rows)
+    print(f"{'job':<{width}}  {'next run':<23}  what it does")
+    for job_id, nxt, what in rows:
+        print(f"{job_id:<{width}}  {nxt:<23}  {what}")
+    print("Sweeps run on one replica at a time (on PostgreSQL, the holder of an advisory lock); "
+          "`peerbot run --no-scheduler` leaves them to others.")  # fmt: skip
     return 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.text import escape, quote, truncate
+from bot.digest import ChannelDigest, GapReport
+from bot.text import archive_link, escape, quote, truncate
 from handlers import ids
+from storage.models import Question
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000
@@ -63,11 +65,12 @@ def dm_settled(*, asker: str, channel: str, text: str, outcome: str) -> list[Blo
     return [_section(f"<@{asker}> asked in <#{channel}>:\n{quote(text, 500)}"), _context(outcome)]
 
 
-def answer_modal(*, assignment_id: int, text: str) -> Block:
+def answer_modal(*, text: str, assignment_id: int = 0, question_id: int = 0) -> Block:
+    """The Answer modal: from an expert's DM (an assignment) or from a digest (a question)."""
     return {
         "type": "modal",
-        "callback_id": ids.ANSWER_MODAL,
-        "private_metadata": json.dumps({"assignment": assignment_id}),
+        "callback_id": ids.ANSWER_MODAL if assignment_id else ids.DIGEST_ANSWER_MODAL,
+        "private_metadata": json.dumps({"assignment": assignment_id} if assignment_id else {"question": question_id}),
         "title": {"type": "plain_text", "text": "Answer"},
         "submit": {"type": "plain_text", "text": "Post answer"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -313,4 +316,80 @@ def nudge_settled(*, parts: list[str], outcome: str) -> list[Block]:
     """A nudge after Done / Snooze / Stop: the text stays for reference, the buttons go."""
     out = [_section(text) for text in parts[:12]]
     out.append(_context(outcome))
+    return out
+
+
+def _link(base_url: str, channel: str, ts: str, text: str) -> str:
+    link = archive_link(base_url, channel, ts)
+    return f"<{link}|{text}>" if link else text
+
+
+def _title(q: Question) -> str:
+    return escape(truncate((q.text.strip().splitlines() or [""])[0], 100)) or "(no text)"
+
+
+def _answer_button(q: Question) -> Block:
+    return _button("Answer", ids.DIGEST_ANSWER, str(q.id or 0))
+
+
+def channel_digest(d: ChannelDigest, *, base_url: str, week: str) -> list[Block]:
+    """A channel's week: top answers, newly answered, still waiting (with Answer), helpers, trending topics."""
+    out: list[Block] = [_section(f"*This week in <#{d.channel}>* ({week})")]
+    if d.top:
+        lines = [
+            f"• {_link(base_url, q.channel, q.ts, _title(q))}: <@{a.author}>'s answer (+{score:g})"
+            for a, q, score in d.top
+        ]
+        out.append(_section("*Top-rated answers*\n" + "\n".join(lines)))
+    if d.answered:
+        lines = [f"• {_link(base_url, q.channel, q.ts, _title(q))}" for q in d.answered]
+        out.append(_section("*Newly answered*\n" + "\n".join(lines)))
+    if d.unanswered:
+        out.append(_section("*Still waiting for an answer*: can you help?"))
+        for q in d.unanswered:
+            block = _section(f"• {_link(base_url, q.channel, q.ts, _title(q))} (asked by <@{q.author}>)")
+            block["accessory"] = _answer_button(q)
+            out.append(block)
+    if d.helpers:
+        out.append(_context("Thanks for helping this week: " + ", ".join(f"<@{u}>" for u in d.helpers)))
+    if d.trending:
+        parts = [f"{escape(t)} ({n} questions, {before} the week before)" for t, n, before in d.trending]
+        out.append(_context("Trending: " + "; ".join(parts)))
+    return out
+
+
+def expert_digest(items: list[tuple[Question, list[str]]], *, base_url: str) -> list[Block]:
+    """An expert's weekly DM: open questions in their topics, each with Answer, and a way to stop these."""
+    out: list[Block] = [_section(f"*Open questions in your topics* ({len(items)}): a quick answer goes a long way.")]
+    for q, topics in items:
+        where = f"<#{q.channel}>"
+        block = _section(f"{_link(base_url, q.channel, q.ts, _title(q))}\nAsked by <@{q.author}> in {where}"
+                         + (f" · {escape(', '.join(topics))}" if topics else ""))  # fmt: skip
+        block["accessory"] = _answer_button(q)
+        out.append(block)
+    out.append({"type": "actions", "block_id": "digest", "elements": [
+        _button("Stop these weekly digests", ids.DIGEST_OPT_OUT, "expert"),
+    ]})  # fmt: skip
+    return out
+
+
+def gap_report(r: GapReport, *, week: str, min_group: int) -> list[Block]:
+    """The admins' knowledge-gap report: aggregates only, each over at least `min_group` people."""
+    head = f"*Knowledge-gap report* ({week}): {r.questions} questions from {r.askers} people in public channels."
+    out: list[Block] = [_section(head)]
+
+    def listing(title: str, lines: list[str]) -> None:
+        out.append(_section(f"*{title}*\n" + ("\n".join(lines) if lines else "_nothing to report_")))
+
+    listing("Topics asked most", [f"• {escape(t)}: {n} questions from {p} people" for t, n, p in r.asked_most])
+    listing("Topics with unanswered questions", [f"• {escape(t)}: {n} still open" for t, n in r.unanswered])
+    listing("Topics with no expert", [f"• {escape(t)}" for t in r.no_expert])
+    median = r.median_first_answer
+    if median is None:
+        time_line = "Median time to a first answer: too few people this week to say."
+    else:
+        hours, minutes = divmod(int(median.total_seconds() // 60), 60)
+        time_line = f"Median time to a first answer: {hours} h {minutes:02d} min."
+    out.append(_section(time_line))
+    out.append(_context(f"Figures appear only where at least {min_group} different people asked."))
     return out

@@ -207,16 +207,42 @@ def handle_pass_button(ack: Ack, body: dict[str, Any], context: BoltContext, cli
     client.views_open(trigger_id=body["trigger_id"], view=blocks.pass_modal(assignment_id=found[0].id or 0))
 
 
+def answer_problem(text: str) -> str | None:
+    """What is wrong with an answer typed into the modal, if anything (shown inline under the field)."""
+    if not text:
+        return "Write an answer first."
+    if len(text) > MAX_ANSWER:
+        return f"Keep it under {MAX_ANSWER:,} characters ({len(text):,} now)."
+    return None
+
+
+def modal_text(view: dict[str, Any]) -> str:
+    values = view.get("state", {}).get("values", {})
+    return str((values.get(ids.ANSWER_BLOCK, {}).get(ids.ANSWER_INPUT) or {}).get("value") or "").strip()
+
+
+def post_answer(client: WebClient, deps: Deps, q: Question, user: str, text: str, *, via: str) -> None:
+    """An answer typed into Peerbot: posted in the thread under the person's name, recorded, everyone told."""
+    posted = client.chat_postMessage(
+        channel=q.channel, thread_ts=q.thread_ts, text=blocks.thread_answer(expert=user, text=text)
+    )
+    msg = Message(
+        ws=Workspace.of(q), channel=q.channel, ts=str(posted["ts"]), author=user, text=text, thread_ts=q.thread_ts
+    )
+    with deps.db() as s:
+        record_reply(s, msg=msg, now=deps.clock(), via=via)
+        s.commit()
+    on_answered(client, deps, q.id or 0, user, f"Answered by <@{user}>. Thank you!")
+    _tell_asker(client, q, f"<@{user}> answered your question in the thread.", dm=True)
+
+
 def handle_answer_submit(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient
 ) -> None:
     """The expert's answer from the modal: validated inline, posted in the thread, recorded, everyone told."""
-    values = view.get("state", {}).get("values", {})
-    text = str((values.get(ids.ANSWER_BLOCK, {}).get(ids.ANSWER_INPUT) or {}).get("value") or "").strip()
-    if not text or len(text) > MAX_ANSWER:
-        problem = (
-            "Write an answer first." if not text else f"Keep it under {MAX_ANSWER:,} characters ({len(text):,} now)."
-        )
+    text = modal_text(view)
+    problem = answer_problem(text)
+    if problem:
         ack(response_action="errors", errors={ids.ANSWER_BLOCK: problem})
         return
     deps = deps_of(context)
@@ -227,18 +253,7 @@ def handle_answer_submit(
         ack(response_action="errors", errors={ids.ANSWER_BLOCK: note or "This question is gone."})
         return
     ack()
-    q = found[1]
-    posted = client.chat_postMessage(
-        channel=q.channel, thread_ts=q.thread_ts, text=blocks.thread_answer(expert=user, text=text)
-    )
-    msg = Message(
-        ws=Workspace.of(q), channel=q.channel, ts=str(posted["ts"]), author=user, text=text, thread_ts=q.thread_ts
-    )
-    with deps.db() as s:
-        record_reply(s, msg=msg, now=deps.clock(), via="dm")
-        s.commit()
-    on_answered(client, deps, q.id or 0, user, f"Answered by <@{user}>. Thank you!")
-    _tell_asker(client, q, f"<@{user}> answered your question in the thread.", dm=True)
+    post_answer(client, deps, found[1], user, text, via="dm")
 
 
 def handle_pass_submit(

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot import digest as digests
 from bot import onboarding as journeys
 from bot.assignments import OPEN
 from bot.deps import Deps
-from handlers import onboarding, routing
+from handlers import blocks, onboarding, routing
 from handlers.common import slack_call
 from storage import queries
 from storage.fulltext import prune_changes
-from storage.models import Assignment, AssignmentStatus, Enrolment, EnrolmentStatus, Nudge, NudgeStatus
+from storage.models import (
+    Assignment,
+    AssignmentStatus,
+    Digest,
+    DigestKind,
+    DigestStatus,
+    Enrolment,
+    EnrolmentStatus,
+    Nudge,
+    NudgeStatus,
+    Workspace,
+)
 
 log = logging.getLogger("peerbot.jobs")
 
@@ -133,3 +147,140 @@ def _by_enrolment(nudges: list[Nudge]) -> dict[int, list[Nudge]]:
     for n in nudges:
         groups.setdefault(n.enrolment_id, []).append(n)
     return groups
+
+
+DIGEST_ATTEMPTS = 5  # a digest Slack keeps refusing (a channel archived, the bot removed) is given up on
+
+
+def digest(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
+    """The digest sweep: after this week's digest time, each channel, expert and admin gets theirs once.
+
+    A digest with nothing to say is recorded as empty and not sent. A failed send stays pending and
+    is tried again by the next sweep; one target failing never stops the others.
+    """
+    client = client or deps.client
+    settings = deps.settings
+    now = deps.clock()
+    done = {"sent": 0, "empty": 0, "failed": 0}
+    moment = digests.this_week(now, day=settings.digest_day, at=settings.digest_time, tz=settings.digest_tz)
+    if now < moment:
+        return done
+    period = digests.period_of(moment, settings.digest_tz)
+    start, week = moment - timedelta(days=7), digests.week_label(moment, settings.digest_tz)
+    recent = moment - digests.UNANSWERED_WINDOW  # open questions stay worth an expert's look for four weeks
+    with deps.db() as s:
+        settled = queries.settled_digest_targets(s, kind=DigestKind.CHANNEL, period=period)
+        rows = queries.all_watched_channels(s)
+        channels = [(Workspace.of(c), c.slack_id, c.name) for c in rows if (c.team_id, c.slack_id) not in settled]
+        # PEERBOT_WATCHED_CHANNELS are watched without a row saying so; they belong to this token's workspace.
+        configured = sorted(settings.watched_channels - {c.slack_id for c in rows} - {t for _, t in settled})
+        settled = queries.settled_digest_targets(s, kind=DigestKind.EXPERT, period=period)
+        experts = [
+            e.model_copy()
+            for e in queries.all_experts(s)
+            if (e.team_id, e.user_id) not in settled
+            and not (e.deleted or e.paused or e.digest_opt_out)
+            and not (e.on_leave_until and e.on_leave_until >= digests.local_date(now, e.tz))
+        ]
+        admins_settled = queries.settled_digest_targets(s, kind=DigestKind.ADMIN, period=period)
+    admins = sorted(settings.admins)
+    if not channels and not configured and not experts and all(any(a == t for _, t in admins_settled) for a in admins):
+        return done
+    info = slack_call(client.auth_test)
+    base_url, team = (str(info.get("url") or ""), str(info.get("team_id") or "")) if info else ("", "")
+    home = Workspace(team, str(info.get("enterprise_id") or "") if info else "")
+    if team:
+        with deps.db() as s:
+            for channel_id in configured:
+                row = queries.channel(s, ws=home, channel_id=channel_id)
+                channels.append((home, channel_id, row.name if row else channel_id))
+    send = _Sender(deps, client, period, done)
+    for ws, channel_id, name in channels:
+        with deps.db() as s:
+            d = digests.channel_digest(s, ws=ws, channel=channel_id, start=start, end=moment)
+        text = f"This week in #{name}: what colleagues asked and answered"
+        shown = [] if d.empty else blocks.channel_digest(d, base_url=base_url, week=week)
+        send(ws, DigestKind.CHANNEL, channel_id, text, shown)
+    members: dict[str, set[str]] = {}
+    for e in experts:
+        ws = Workspace.of(e)
+
+        def may_see(channel: str, who: str = e.user_id) -> bool:
+            return who in _members(client, members, channel)
+
+        with deps.db() as s:
+            topics = queries.expert_topics(s, expert_ids=[e.id or 0]).get(e.id or 0, [])
+            items = digests.expert_digest(s, ws=ws, expert=e.user_id, topics=topics, since=recent, may_see=may_see)
+        text = f"{len(items)} open questions in your topics could use your help"
+        send(ws, DigestKind.EXPERT, e.user_id, text, blocks.expert_digest(items, base_url=base_url) if items else [])
+    if admins and team:
+        ws = home
+        with deps.db() as s:
+            report = digests.gap_report(s, ws=ws, start=start, end=moment)
+        for admin in admins:
+            if (team, admin) in admins_settled:
+                continue
+            shown = [] if report.empty else blocks.gap_report(report, week=week, min_group=digests.MIN_GROUP)
+            send(ws, DigestKind.ADMIN, admin, "Peerbot's weekly knowledge-gap report", shown)
+    if any(done.values()):
+        log.info("digest sweep for %s: %s", period, done)
+    return done
+
+
+def _members(client: WebClient, cache: dict[str, set[str]], channel: str) -> set[str]:
+    """A private channel's members (asked once per sweep); unknown counts as nobody."""
+    if channel not in cache:
+        found = slack_call(client.conversations_members, channel=channel, limit=1000)
+        cache[channel] = set(found.get("members") or []) if found else set()
+    return cache[channel]
+
+
+class _Sender:
+    """Claims a digest row, posts it, records the outcome: sent once, empty not sent, failures retried later."""
+
+    def __init__(self, deps: Deps, client: WebClient, period: str, done: dict[str, int]) -> None:
+        self.deps, self.client, self.period, self.done = deps, client, period, done
+
+    def __call__(self, ws: Workspace, kind: DigestKind, target: str, text: str, shown: list[Any]) -> None:
+        """Send `shown` (blocks) to `target`; no blocks means nothing to say: recorded as empty, not sent."""
+        now = self.deps.clock()
+        with self.deps.db() as s:
+            queries.insert_ignoring_duplicates(s, Digest, {
+                "team_id": ws.team_id, "enterprise_id": ws.enterprise_id, "kind": kind, "target": target,
+                "period": self.period, "status": DigestStatus.PENDING, "attempts": 0, "error": "", "channel": "",
+                "ts": "", "created_at": now,
+            })  # fmt: skip
+            row = queries.digest(s, ws=ws, kind=kind, target=target, period=self.period)
+            if row is None or row.status != DigestStatus.PENDING or row.attempts >= DIGEST_ATTEMPTS:
+                s.commit()
+                return
+            if not shown:
+                row.status = DigestStatus.EMPTY
+                self.done["empty"] += 1
+                s.add(row)
+                s.commit()
+                return
+            row.attempts += 1
+            s.add(row)
+            s.commit()
+            row_id = row.id
+        try:
+            posted = self.client.chat_postMessage(channel=target, text=text, blocks=shown)
+        except SlackApiError as e:
+            error = str(e.response.get("error"))
+            log.warning("%s digest to %s failed (%s); the next sweep tries again", kind, target, error)
+            self._record(row_id, error=error[:200])
+            self.done["failed"] += 1
+            return
+        self._record(row_id, status=DigestStatus.SENT, channel=str(posted.get("channel") or target),
+                     ts=str(posted["ts"]), sent_at=now, error="")  # fmt: skip
+        self.done["sent"] += 1
+
+    def _record(self, row_id: int | None, **values: Any) -> None:
+        with self.deps.db() as s:
+            row = s.get(Digest, row_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+                s.add(row)
+                s.commit()

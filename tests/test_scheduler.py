@@ -16,7 +16,9 @@ def test_jobs_are_registered_with_stable_ids_and_no_overlap(rig: Rig) -> None:
     leadership = Leadership(rig.engine)
     scheduler = build_scheduler(rig.deps, leadership)
     found = {job.id: job for job in scheduler.get_jobs()}
-    assert set(found) == {"prune-processed-events", "prune-search-changes", "routing-sweep"}
+    assert set(found) == {
+        "prune-processed-events", "prune-search-changes", "routing-sweep", "nudge-sweep", "digest-sweep",
+    }  # fmt: skip
     for job in found.values():
         assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time
     assert found["routing-sweep"].trigger.interval.total_seconds() == 60
@@ -61,3 +63,48 @@ def test_a_follower_skips_the_sweeps(rig: Rig) -> None:
 
     scheduler = build_scheduler(rig.deps, Follower())  # type: ignore[arg-type]
     assert all(job.func() is None for job in scheduler.get_jobs())
+
+
+def test_a_failing_job_is_logged_with_its_traceback_and_the_next_tick_runs(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+
+    def flaky(deps: object) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return "ok"
+
+    monkeypatch.setattr(jobs, "nudge", flaky)
+    scheduler = build_scheduler(rig.deps, AlwaysLeader())  # type: ignore[arg-type]
+    tick = scheduler.get_job("nudge-sweep").func
+    assert tick() is None
+    [record] = [r for r in caplog.records if "scheduled job" in r.getMessage()]
+    assert "flaky failed" in record.getMessage() and record.exc_info and "database went away" in caplog.text
+    assert tick() == "ok" and len(calls) == 2
+
+
+class AlwaysLeader:
+    def is_leader(self) -> bool:
+        return True
+
+
+def test_two_schedulers_on_postgresql_hand_over_the_sweeps(rig: Rig) -> None:
+    from scheduled.leader import Leadership
+    from storage.db import make_engine
+
+    if rig.engine.dialect.name != "postgresql":
+        pytest.skip("leader hand-over needs PostgreSQL (TEST_DATABASE_URL)")
+    other = make_engine(rig.engine.url.render_as_string(hide_password=False))
+    first, second = Leadership(rig.engine), Leadership(other)
+    try:
+        a = build_scheduler(rig.deps, first).get_job("nudge-sweep").func
+        b = build_scheduler(rig.deps, second).get_job("nudge-sweep").func
+        assert a() is not None and b() is None  # one replica sweeps
+        first.release()  # its process dies: PostgreSQL drops the session and the lock
+        assert b() is not None and a() is None  # the other takes over at its next tick
+    finally:
+        first.release()
+        second.release()
+        other.dispose()
