@@ -20,15 +20,15 @@ from bot.deps import Deps, build_deps
 from bot.server import WSGIApp, wsgi_app
 from handlers import ids
 from sandbox import Deliverer, Sandbox
-from scheduled.jobs import escalate
+from scheduled.jobs import digest, escalate, nudge
 from storage import queries
 from storage.db import make_engine, upgrade
 from storage.fulltext import open_index
 from storage.models import Answer, FollowUp, Question
 
-ALICE, DANA, BOB, PRIYA = "U01ALICE", "U02DANA", "U03BOB", "U04PRIYA"
+ALICE, DANA, BOB, PRIYA, SAM = "U01ALICE", "U02DANA", "U03BOB", "U04PRIYA", "U05SAM"
 HELP, RANDOM, ESCALATIONS = "C01HELP", "C02RANDOM", "C03ESCAL"
-NAMES = {ALICE: "Alice Chen", DANA: "Dana Okafor", BOB: "Bob Martins", PRIYA: "Priya Nair"}
+NAMES = {ALICE: "Alice Chen", DANA: "Dana Okafor", BOB: "Bob Martins", PRIYA: "Priya Nair", SAM: "Sam Rivera"}
 CHANNELS = {HELP: "#help-platform", RANDOM: "#random", ESCALATIONS: "#platform-escalations"}
 # A Tuesday, 14:00 UTC: working hours in New York (09:00) and London (14:00).
 START = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
@@ -58,6 +58,9 @@ def run_demo(out: Callable[[str], None] = print) -> int:
                 "PEERBOT_SEARCH_INDEX_DIR": str(Path(tmp) / "search-index"),
                 "PEERBOT_EXPERTS_PER_ROUND": "1",
                 "PEERBOT_FALLBACK_CHANNEL": ESCALATIONS,
+                "PEERBOT_ADMINS": PRIYA,
+                "PEERBOT_DIGEST_DAY": "mon",
+                "PEERBOT_DIGEST_TIME": "09:00",
             }
         )
         engine = make_engine(db_url)
@@ -77,7 +80,10 @@ def run_demo(out: Callable[[str], None] = print) -> int:
 def _sandbox(clock: DemoClock) -> Iterator[Sandbox]:
     slack = Sandbox(team_domain="acme", clock=lambda: clock().timestamp()).start()
     try:
-        tzs = {ALICE: "Europe/Berlin", DANA: "America/New_York", BOB: "Europe/London", PRIYA: "America/Chicago"}
+        tzs = {
+            ALICE: "Europe/Berlin", DANA: "America/New_York", BOB: "Europe/London", PRIYA: "America/Chicago",
+            SAM: "America/Los_Angeles",
+        }  # fmt: skip
         for uid, real in NAMES.items():
             slack.add_user(uid, real.split()[0].lower(), real_name=real, tz=tzs[uid], is_admin=uid == PRIYA)
         members = [*NAMES, slack.bot_user_id]
@@ -166,11 +172,45 @@ def _story(slack: Sandbox, people: Deliverer, deps: Deps, clock: DemoClock, out:
     step("Dana marks an older message in #random with ❓ so it is kept as a question")
     old = people.post(BOB, RANDOM, "the VPN keeps dropping for me from the Berlin office, is there a fix")
     people.react(DANA, RANDOM, old, "question")
+    _onboarding_and_digests(slack, people, deps, clock, step, dm_ts)
     step("A forged request (wrong signing secret) is refused")
     people.post(BOB, HELP, "How do I get admin on prod?", signing_secret="forged")
     show()
     if people.last is not None:
         out(f"   Forged request → HTTP {people.last.status}; nothing stored")
+
+
+def _onboarding_and_digests(
+    slack: Sandbox,
+    people: Deliverer,
+    deps: Deps,
+    clock: DemoClock,
+    step: Callable[[str], None],
+    dm_ts: Callable[[str], tuple[str, str]],
+) -> None:
+    step(f"{clock.now:%H:%M} UTC: Sam joins the workspace (10:00 in Los Angeles); the nudge sweep welcomes them")
+    people.team_join(SAM)
+    nudge(deps)
+    step("Sam picks their topic; Peerbot proposes a buddy from the postgres experts")
+    people.click(SAM, ids.ONBOARD_TOPICS, ["postgres"], message=dm_ts(SAM))
+    clock.now += timedelta(days=1)
+    step(f"The next morning in Los Angeles ({clock.now:%a %H:%M} UTC), the second step: answers in Sam's topic")
+    nudge(deps)
+    people.click(SAM, ids.NUDGE_DONE, message=dm_ts(SAM))
+    clock.now = _next_monday_9(clock.now)
+    step(f"{clock.now:%A %H:%M} UTC: the weekly digests (the channel, each expert, and the admins' report)")
+    digest(deps)
+    post = next(m for m in reversed(slack.messages(HELP)) if "This week in" in str(m.get("text")))
+    step("Dana answers the question still waiting, straight from the channel digest")
+    people.click(DANA, ids.DIGEST_ANSWER, message=(HELP, str(post["ts"])))
+    [modal] = slack.open_modals(DANA)
+    answer = "It's the nightly VACUUM on the primary; the replica catches up by 03:00. Alerts ignore that window."
+    people.submit(DANA, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: answer}})
+
+
+def _next_monday_9(now: datetime) -> datetime:
+    days = (7 - now.weekday()) % 7 or 7
+    return (now + timedelta(days=days)).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
 def _stored(engine: Engine, out: Callable[[str], None]) -> None:

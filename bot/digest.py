@@ -102,7 +102,8 @@ class GapReport:
 
     @property
     def empty(self) -> bool:
-        return self.questions == 0
+        """Fewer than MIN_GROUP people asked: even the totals would say too much about them."""
+        return self.askers < MIN_GROUP
 
 
 def gap_report(session: Session, *, ws: Workspace, start: datetime, end: datetime) -> GapReport:

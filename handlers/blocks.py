@@ -376,6 +376,8 @@ def expert_digest(items: list[tuple[Question, list[str]]], *, base_url: str) -> 
 def gap_report(r: GapReport, *, week: str, min_group: int) -> list[Block]:
     """The admins' knowledge-gap report: aggregates only, each over at least `min_group` people."""
     head = f"*Knowledge-gap report* ({week}): {r.questions} questions from {r.askers} people in public channels."
+    if r.askers < min_group:
+        head = f"*Knowledge-gap report* ({week}): fewer than {min_group} people asked in public channels."
     out: list[Block] = [_section(head)]
 
     def listing(title: str, lines: list[str]) -> None:

@@ -22,6 +22,11 @@ def test_demo_story() -> None:
     assert "Colleagues answered similar questions before" in seen and "[This solved it]" in seen
     assert "it has now helped 1 person" in seen
     assert "Forged request → HTTP 401" in seen
+    assert "DM Peerbot → Sam Rivera: Welcome to the team, Sam!" in seen and "[Your topics]" in seen
+    assert "Your buddy: @" in seen and "most helpful in postgres" in seen  # the nudge after the topic choice
+    assert "#help-platform  Peerbot: *This week in #help-platform*" in seen and "Still waiting for an answer" in seen
+    assert "*Open questions in your topics* (1)" in seen
+    assert "It's the nightly VACUUM" in stored  # answered from the digest
     assert "[resolved] Alice Chen in #help-platform (implicit)" in stored
     assert (
         "score +3, accepted" in stored

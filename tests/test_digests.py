@@ -125,6 +125,14 @@ def test_knowledge_gap_report_shows_only_groups_of_five(rig: Rig, clock: Clock) 
     assert "too few people" in text  # nobody was answered, so no median
 
 
+def test_no_gap_report_when_fewer_than_five_people_asked(rig: Rig, clock: Clock) -> None:
+    week_of_questions(rig)  # Alice alone asked this week
+    clock.now = DIGEST_TIME
+    digest(rig.deps)
+    assert not [m for m in rig.slack.dm_messages(PRIYA) if "knowledge-gap" in m.get("text", "")]
+    assert [d.status for d in rig.rows(Digest) if d.kind == "admin"] == ["empty"]
+
+
 def test_failures_are_retried_next_sweep_and_rate_limits_waited_out(rig: Rig, clock: Clock) -> None:
     week_of_questions(rig)
     clock.now = DIGEST_TIME
