@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
@@ -74,7 +75,13 @@ def candidates(session: Session, *, ws: Workspace, topics: list[str]) -> dict[st
 
 
 def route(
-    session: Session, *, question: Question, rules: RoutingRules, now: datetime, topics: list[str] | None = None
+    session: Session,
+    *,
+    question: Question,
+    rules: RoutingRules,
+    now: datetime,
+    topics: list[str] | None = None,
+    members: Collection[str] = (),
 ) -> Routed:
     """Ask the next round of experts, or decide to wait for working hours, or fall back to a channel.
 
@@ -91,6 +98,8 @@ def route(
         return _fall_back(session, question, rules)
     topics = queries.question_tags(session, question_id=question.id) if topics is None else topics
     pool = candidates(session, ws=ws, topics=topics) if topics else {}
+    if question.is_private:  # a private channel's question is only ever shown to its members
+        pool = {user: found for user, found in pool.items() if user in members}
     if not pool:
         return _fall_back(session, question, rules) if question.route_round else Routed(nobody=True)
     experts = [p for _, p in pool.values()]

@@ -59,7 +59,10 @@ def route_question(
         question = s.get(Question, question_id)
         if question is None:
             return
-        routed = assignments.route(s, question=question, rules=rules(deps), now=deps.clock(), topics=topics)
+        members = channel_members(client, question.channel) if question.is_private else set()
+        routed = assignments.route(
+            s, question=question, rules=rules(deps), now=deps.clock(), topics=topics, members=members
+        )
         s.commit()
         asked = [a.id for a in routed.asked if a.id is not None]
         experts = [a.expert for a in routed.asked]
@@ -84,6 +87,20 @@ def route_question(
         announce_capture(client, q, topics or [], status)
     elif status and routed.wait_until is not None:
         _tell_asker(client, q, status)
+
+
+def channel_members(client: WebClient, channel: str) -> set[str]:
+    """Who is in a (private) channel; when Slack won't say, nobody: its content goes to no one outside."""
+    members: set[str] = set()
+    cursor = ""
+    while True:
+        page = slack_call(client.conversations_members, channel=channel, limit=1000, cursor=cursor or None)
+        if page is None:
+            return members
+        members.update(str(m) for m in page.get("members") or [])
+        cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return members
 
 
 def announce_capture(client: WebClient, q: Question, topics: list[str], status: str) -> None:
@@ -300,6 +317,9 @@ def handle_suggest(ack: Ack, body: dict[str, Any], context: BoltContext, client:
     q = found[1]
     if suggested in {q.author, user, context.bot_user_id}:
         tell_clicker(client, body, "Suggest someone other than the asker or yourself.")
+        return
+    if q.is_private and suggested not in channel_members(client, q.channel):
+        tell_clicker(client, body, f"<@{suggested}> isn't in that private channel, so I can't show them the question.")
         return
     with deps.db() as s:
         new = assignments.suggest(

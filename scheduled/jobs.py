@@ -230,8 +230,7 @@ def digest(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
 def _members(client: WebClient, cache: dict[str, set[str]], channel: str) -> set[str]:
     """A private channel's members (asked once per sweep); unknown counts as nobody."""
     if channel not in cache:
-        found = slack_call(client.conversations_members, channel=channel, limit=1000)
-        cache[channel] = set(found.get("members") or []) if found else set()
+        cache[channel] = routing.channel_members(client, channel)
     return cache[channel]
 
 

@@ -148,3 +148,27 @@ def test_failures_are_retried_next_sweep_and_rate_limits_waited_out(rig: Rig, cl
     sent = [d for d in rig.rows(Digest) if d.status == "sent"]
     assert len({(d.kind, d.target) for d in sent}) == len(sent)  # each once
     assert len(digests_in(rig, HELP)) == 1
+
+
+def test_experts_on_leave_or_paused_get_no_digest(rig: Rig, clock: Clock) -> None:
+    from datetime import date
+
+    from sqlmodel import Session, select
+
+    from storage.models import Expert
+
+    week_of_questions(rig)
+    with Session(rig.engine) as s:
+        for row in s.exec(select(Expert)):
+            if row.user_id == DANA:
+                row.on_leave_until = date(2026, 3, 13)
+            else:
+                row.paused = True
+            s.add(row)
+        s.commit()
+    clock.now = DIGEST_TIME
+    digest(rig.deps)
+    assert digest_dms(rig, DANA) == [] and digest_dms(rig, BOB) == []
+    clock.now = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # Dana is back from leave
+    digest(rig.deps)
+    assert len(digest_dms(rig, DANA)) == 1 and digest_dms(rig, BOB) == []

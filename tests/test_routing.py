@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from conftest import ALICE, BOB, DANA, HELP, PRIYA, Clock, Rig, make_rig
+from conftest import ALICE, BOB, DANA, HELP, PRIYA, SECRET, Clock, Rig, make_rig
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -293,3 +293,14 @@ def test_answer_history_steers_routing_to_who_answered_similar_questions(rig: Ri
         question.route_round = 0
         routed = route(s, question=question, rules=RoutingRules(per_round=1), now=clock())
         assert [a.expert for a in routed.asked] == [PRIYA]
+
+
+def test_private_questions_go_only_to_experts_in_the_channel(rig: Rig) -> None:
+    experts(rig, BOB, DANA)  # Bob is not in #secret-project
+    rig.people.post(ALICE, SECRET, f"<@{rig.slack.bot_user_id}> {QUESTION}")
+    assert assignments(rig) == [(DANA, "pending", 1)]
+    assert rig.slack.dm_messages(BOB) == []
+    dm = dm_of(rig, DANA)
+    rig.people.click(DANA, ids.SUGGEST, BOB, message=(rig.slack.dm_channel(DANA), dm["ts"]))
+    assert "isn't in that private channel" in rig.slack.ephemerals(DANA)[-1]["text"]
+    assert assignments(rig) == [(DANA, "pending", 1)] and rig.slack.dm_messages(BOB) == []
