@@ -31,7 +31,7 @@ class Ranking:
     resolved: float = 0.2
     half_life_days: float = 365.0
     candidates: int = 100
-    threshold: float = 0.2  # nothing under this: on dev, 82% of what passes is right, 2% of the rest passes
+    threshold: float = 0.2  # nothing under this: on dev, 82% of what passes is right, 4% of the rest passes
     search_floor: float = 0.05  # /peerbot search shows weaker matches: the person asked to look
 
 

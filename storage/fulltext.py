@@ -42,10 +42,14 @@ def title_of(text: str) -> str:
     return text[:TITLE_CHARS].split("\n", 1)[0]
 
 
+def query_words(query_text: str) -> list[str]:
+    """Every word of a query in order, repeats included, lowercased, without stopwords or any syntax."""
+    return [w for w in _WORD.findall(query_text[:MAX_QUERY_CHARS].lower()) if w not in STOPWORDS and len(w) <= 40]
+
+
 def query_terms(query_text: str, *, limit: int | None = MAX_TERMS) -> list[str]:
     """The distinct words of a query, lowercased, without stopwords or any syntax: safe for every engine."""
-    words = _WORD.findall(query_text[:MAX_QUERY_CHARS].lower())
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) <= 40))[:limit]
+    return list(dict.fromkeys(query_words(query_text)))[:limit]
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

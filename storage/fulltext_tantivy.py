@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -25,6 +26,7 @@ from storage.fulltext import (
     index_state,
     load_docs,
     query_terms,
+    query_words,
     title_of,
     triggers_missing,
 )
@@ -117,7 +119,8 @@ class TantivyIndex:
                 self.sync()
             finally:
                 self._lock.release()
-        words = list(dict.fromkeys(self._words.analyze(" ".join(query_terms(query_text)))))
+        counts = Counter(self._words.analyze(" ".join(query_words(query_text))))
+        words = sorted(counts, key=counts.__getitem__, reverse=True)[:MAX_TERMS]  # ties: in the order asked
         in_title = set(self._words.analyze(" ".join(query_terms(title_of(query_text)))))
         pairs = list(dict.fromkeys(self._pairs(query_text[:MAX_QUERY_CHARS])))[: 2 * MAX_TERMS]
         tag_words = list(dict.fromkeys(self._tags.analyze(" ".join(tags))))[:MAX_TERMS]
@@ -130,8 +133,8 @@ class TantivyIndex:
         for channel in (None, *sorted(set(private_channels))):
             for answered in (True,) if answered_only else (True, False):
                 key = _key(team_id, channel, answered)
-                for w in words:  # the words of the asker's first line count more: long questions ramble
-                    weight = self.asked_title_boost if w in in_title else 1.0
+                for w in words:  # a word weighs as often as it is asked, more in the asker's first line
+                    weight = counts[w] * (self.asked_title_boost if w in in_title else 1.0)
                     add("title", key + w, weight * self.title_boost)
                     add("body", key + w, weight)
                 for pair in pairs:  # adjacent words ("halting problem"): what makes two questions the same

@@ -156,6 +156,16 @@ def test_stemming_and_title_weight(engine: Engine, index: FullTextIndex) -> None
     assert ids(index, "rotate password") == [title, body]
 
 
+def test_a_word_asked_twice_weighs_more(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as s:
+        billing = add_question(s, "Who owns the billing export?")
+        cron = add_question(s, "Who owns the cron export?")
+    idx = _tantivy(engine, tmp_path / "index")
+    assert [h.question_id for h in idx.search("T1", "billing? cron? billing!")] == [billing, cron]
+    assert [h.question_id for h in idx.search("T1", "cron? billing? cron!")] == [cron, billing]
+    idx.close()
+
+
 def test_bad_queries_never_raise(engine: Engine, index: FullTextIndex) -> None:
     with Session(engine) as s:
         qid = add_question(s, 'How do I rotate the database password? NEAR the end, use "vault" -force *')
