@@ -206,6 +206,8 @@ def _onboarding_and_digests(
     [modal] = slack.open_modals(DANA)
     answer = "It's the nightly VACUUM on the primary; the replica catches up by 03:00. Alerts ignore that window."
     people.submit(DANA, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: answer}})
+    step("Dana opens Peerbot's Home tab: her topics, credibility, and what her answers did")
+    people.open_home(DANA)
 
 
 def _next_monday_9(now: datetime) -> datetime:

@@ -12,7 +12,7 @@ from slack_bolt.middleware import Middleware
 from slack_sdk.webhook import WebhookClient
 
 from bot.deps import Deps
-from handlers import commands, digests, experts, onboarding, questions, ratings, routing, suggestions
+from handlers import commands, digests, experts, home, onboarding, questions, ratings, routing, suggestions
 
 log = logging.getLogger("peerbot")
 
@@ -29,6 +29,7 @@ def register_all(app: App, deps: Deps) -> None:
     suggestions.register(app)
     onboarding.register(app)
     digests.register(app)
+    home.register(app)
     app.event(re.compile(".*"))(handle_unknown_event)
     app.error(handle_error)
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot.digest import ChannelDigest, GapReport
+from bot.home import Home
 from bot.text import archive_link, escape, quote, truncate
 from handlers import ids
 from storage.models import Question
@@ -395,3 +396,79 @@ def gap_report(r: GapReport, *, week: str, min_group: int) -> list[Block]:
     out.append(_section(time_line))
     out.append(_context(f"Figures appear only where at least {min_group} different people asked."))
     return out
+
+
+HOME_BLOCK_LIMIT = 100
+_STATUS = {"open": "open", "answered": "answered", "resolved": "resolved :white_check_mark:"}
+
+
+def home_view(h: Home, *, base_url: str) -> Block:
+    """A person's Home tab: their questions, requests waiting for them, topics, onboarding, admin summary."""
+    out: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Peerbot"}}]
+    c = h.counts
+    total = sum(c.values())
+    out.append(_section(
+        f"*Your questions*: {c.get('open', 0)} open · {c.get('answered', 0)} answered · {c.get('resolved', 0)} resolved"
+        if total else "*Your questions*: none yet. Ask in any channel Peerbot watches, or with `/peerbot ask`."
+    ))  # fmt: skip
+    for q in h.questions:
+        out.append(
+            _section(
+                f"• {_link(base_url, q.channel, q.ts, _title(q))} in <#{q.channel}> · {_STATUS.get(q.status, q.status)}"
+            )
+        )
+    pages = []
+    if h.page > 1:
+        pages.append(_button("Newer", ids.HOME_PAGE, f"questions:{h.page - 1}"))
+    if h.more_questions:
+        pages.append(_button("Older questions", ids.HOME_PAGE, f"questions:{h.page + 1}"))
+    if pages:
+        out.append({"type": "actions", "block_id": "home_pages", "elements": pages})
+    out.append({"type": "divider"})
+    if h.waiting:
+        out.append(_section(f"*Waiting for you* ({len(h.waiting)}): colleagues asked for your help"))
+        for a, q in h.waiting:
+            block = _section(f"{_link(base_url, q.channel, q.ts, _title(q))}\nAsked by <@{q.author}> in <#{q.channel}>")
+            block["accessory"] = _button("Answer", ids.ANSWER, str(a.id or 0), "primary")
+            out.append(block)
+        out.append({"type": "divider"})
+    if h.is_expert:
+        topics = ", ".join(f"{escape(t)} ({cred:.2f})" for t, cred in h.topics) or "none yet"
+        block = _section(f"*Your topics* (credibility from 0 to 1): {topics}")
+        block["accessory"] = _button("Edit", ids.HOME_EXPERT_SETTINGS, "edit")
+    else:
+        block = _section("*Know something well?* Colleagues will ask you about it, on your terms.")
+        block["accessory"] = _button("Become an expert", ids.HOME_EXPERT_SETTINGS, "edit")
+    out.append(block)
+    people = "person" if h.helped == 1 else "people"
+    out.append(_context(
+        f"You answered {h.answers} questions · votes {h.votes:+g} · your answers helped {h.helped} {people}"
+    ))  # fmt: skip
+    if h.enrolment is not None and h.progress is not None:
+        p = h.progress
+        out.append({"type": "divider"})
+        out.append(_section(f"*Your onboarding* (`{escape(h.enrolment.journey)}`, {p.status}): "
+                            f"{p.done} of {p.total} steps done"))  # fmt: skip
+        marks = {"done": ":white_check_mark:", "sent": ":envelope:", "pending": ":hourglass:", "skipped": "–"}
+        lines = [f"{marks.get(n.status, '•')} {escape(n.step)}"
+                 + (f" (due <!date^{int(n.due_at.timestamp())}^{{date_short_pretty}}|{n.due_at:%d %b}>)"
+                    if n.status == "pending" else "")
+                 for n in h.steps[:20]]  # fmt: skip
+        out.append(_section("\n".join(lines)))
+    if h.admin and h.report is not None:
+        r = h.report
+        out.append({"type": "divider"})
+        if r.empty:
+            summary = "Fewer than 5 people asked in public channels in the last 7 days: nothing to report yet."
+        else:
+            top = ", ".join(f"{escape(t)} ({n})" for t, n, _ in r.asked_most) or "no topic asked by 5+ people"
+            gaps = ", ".join(escape(t) for t in r.no_expert) or "none"
+            summary = (
+                f"Last 7 days: {r.questions} questions from {r.askers} people. Top topics: {top}. No expert: {gaps}."
+            )
+        out.append(_section(f"*For admins*\n{summary}"))
+        out.append(_context(
+            "`/peerbot watch` · `/peerbot onboard @person` · `/peerbot stats` · on the server: `peerbot stats`, "
+            "`peerbot export`, `peerbot import`, `peerbot user forget`, `peerbot experts import|export`, `peerbot jobs`"
+        ))  # fmt: skip
+    return {"type": "home", "blocks": out[:HOME_BLOCK_LIMIT]}

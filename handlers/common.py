@@ -88,3 +88,18 @@ def tell_clicker(client: WebClient, body: dict[str, Any], text: str) -> None:
     user = str(body.get("user", {}).get("id", ""))
     if channel:
         slack_call(client.chat_postEphemeral, channel=channel, user=user, text=text)
+
+
+_URLS: dict[str, str] = {}
+
+
+def workspace_url(client: WebClient) -> str:
+    """The workspace's URL (auth.test), asked once per token: permalinks are built from it without a call each."""
+    api = client  # one cache entry per Slack API and token
+    key = f"{api.base_url}|{api.token}"
+    if key not in _URLS:
+        info = slack_call(client.auth_test)
+        if info is None:
+            return ""
+        _URLS[key] = str(info.get("url") or "")
+    return _URLS[key]

@@ -20,8 +20,14 @@ def register(app: App) -> None:
 
 def open_settings(command: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond) -> None:
     """`/peerbot expert edit`: the modal, filled in with what is stored."""
+    user, trigger = str(command.get("user_id", "")), str(command.get("trigger_id", ""))
+    if not open_modal(client, context, user=user, trigger_id=trigger):
+        respond(text="I couldn't open the settings; please try the command again.", response_type="ephemeral")
+
+
+def open_modal(client: WebClient, context: BoltContext, *, user: str, trigger_id: str) -> bool:
+    """The settings modal for `user`, filled in with what is stored; False when Slack refused to open it."""
     deps, ws = deps_of(context), workspace_of(context)
-    user = str(command.get("user_id", ""))
     with deps.db() as s:
         row = queries.expert(s, ws=ws, user_id=user)
         topics = experts.topics_of(s, ws=ws, user_id=user)
@@ -34,8 +40,7 @@ def open_settings(command: dict[str, Any], context: BoltContext, client: WebClie
         leave_until=row.on_leave_until.isoformat() if row and row.on_leave_until else None,
         paused=bool(row and row.paused),
     )
-    if slack_call(client.views_open, trigger_id=str(command.get("trigger_id", "")), view=view) is None:
-        respond(text="I couldn't open the settings; please try the command again.", response_type="ephemeral")
+    return slack_call(client.views_open, trigger_id=trigger_id, view=view) is not None
 
 
 def handle_settings_submit(
@@ -66,5 +71,6 @@ def handle_settings_submit(
         if problems:
             ack(response_action="errors", errors=problems)
             return
+        queries.mark_homes_stale(s, ws=ws, users=[user])  # the Home tab shows the new settings
         s.commit()
     ack()

@@ -35,3 +35,6 @@ ONBOARD_TOPICS_BLOCK = "onboarding_topics:"
 DIGEST_ANSWER = "digest_answer"  # value: the question id; opens the same answer modal as routing
 DIGEST_ANSWER_MODAL = "digest_answer_modal"
 DIGEST_OPT_OUT = "digest_opt_out"
+# App Home
+HOME_PAGE = "home_page"  # value: "questions:<page>"
+HOME_EXPERT_SETTINGS = "home_expert_settings"

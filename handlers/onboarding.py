@@ -180,6 +180,10 @@ def deliver(client: WebClient, deps: Deps, enrolment_id: int, nudge_ids: list[in
 def _record(deps: Deps, nudge_ids: list[int], **values: Any) -> None:
     with deps.db() as s:
         queries.set_nudges(s, ids=nudge_ids, **values)
+        hires = {(Workspace.of(e), e.user_id) for e in (s.get(Enrolment, n.enrolment_id) for n in
+                 (s.get(Nudge, i) for i in nudge_ids[:1]) if n is not None) if e is not None}  # fmt: skip
+        for ws, hire in hires:  # their Home tab shows the journey's progress
+            queries.mark_homes_stale(s, ws=ws, users=[hire])
         s.commit()
 
 
@@ -228,6 +232,7 @@ def handle_done(ack: Ack, body: dict[str, Any], context: BoltContext, client: We
         if enrolment is not None:
             onboarding.finish_if_complete(s, row=enrolment, now=now)
             p = onboarding.progress(s, row=enrolment)
+        queries.mark_homes_stale(s, ws=Workspace.of(row), users=[row.user_id])
         s.commit()
     _settle(client, body, f":white_check_mark: Done. {p.done} of {p.total} onboarding steps done.")
 
@@ -248,6 +253,7 @@ def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: 
         again = onboarding.snooze(nudges, row.tz, deps.clock())
         for n in nudges:
             s.add(n)
+        queries.mark_homes_stale(s, ws=Workspace.of(row), users=[row.user_id])
         s.commit()
     when = f"<!date^{int(again.timestamp())}^{{date_short_pretty}} at {{time}}|{again:%a %d %b %H:%M} UTC>"
     _settle(client, body, f"Snoozed: I'll bring this back {when}.")
@@ -265,6 +271,7 @@ def handle_stop(ack: Ack, body: dict[str, Any], context: BoltContext, client: We
         if row is None or row.status == EnrolmentStatus.STOPPED:
             return
         skipped = onboarding.stop(s, row=row, now=deps.clock())
+        queries.mark_homes_stale(s, ws=Workspace.of(row), users=[row.user_id])
         s.commit()
     log.info("onboarding stopped by %s, %d steps skipped", found[0].user_id, skipped)
     _settle(client, body, "Journey stopped: no more onboarding nudges. Ask in any channel whenever you like!")

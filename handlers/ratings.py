@@ -62,6 +62,8 @@ def _apply(
         if outcome is None or not claim(s, body, context):
             return
         answer = queries.answer_at(s, ws=reaction.ws, channel_id=reaction.channel, ts=reaction.ts)
+        if answer is not None:
+            queries.mark_homes_stale(s, ws=reaction.ws, users=[answer.author])
         s.commit()
     if outcome == Outcome.ACCEPTED and answer is not None:
         on_answered(client, deps, answer.question_id, None, "Resolved: the asker accepted an answer.")

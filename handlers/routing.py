@@ -140,6 +140,7 @@ def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
         if a is not None:
             a.dm_channel, a.dm_ts = dm, str(posted["ts"])
             s.add(a)
+            queries.mark_homes_stale(s, ws=Workspace.of(a), users=[a.expert])
             s.commit()
 
 
@@ -163,6 +164,11 @@ def on_answered(client: WebClient, deps: Deps, question_id: int, answered_by: st
     """Close the question's open assignments and turn their DMs into a settled note."""
     with deps.db() as s:
         closed = assignments.close(s, question_id=question_id, now=deps.clock(), answered_by=answered_by)
+        q = s.get(Question, question_id)
+        if q is not None:  # their Home tabs: the asker's question, the experts' waiting list
+            queries.mark_homes_stale(
+                s, ws=Workspace.of(q), users=[q.author, answered_by or "", *[a.expert for a in closed]]
+            )
         s.commit()
     for a in closed:
         settle_dm(client, deps, a, outcome)

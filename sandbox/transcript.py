@@ -73,7 +73,7 @@ def _render_one(entry: JSON, previous: JSON | None) -> list[str]:
         "modal_opened": lambda: [_view_line(entry, "opened")],
         "modal_pushed": lambda: [_view_line(entry, "pushed")],
         "modal_updated": lambda: [_view_line(entry, "updated")],
-        "home_published": lambda: [_view_line(entry, "published")],
+        "home_published": lambda: _home(entry),
         "modal_errors": lambda: [
             f"[modal for {entry.get('to_name')}] errors: "
             + "; ".join(f"{k}: {v}" for k, v in dict(entry.get("errors", {})).items())
@@ -94,6 +94,12 @@ def _whose(entry: JSON) -> str:
 def _on(entry: JSON) -> str:
     target = entry.get("target")
     return f' on {_whose(entry)} message "{target}"' if target is not None else ""
+
+
+def _home(entry: JSON) -> list[str]:
+    """A Home tab in full: it is a page the person reads, not a passing modal."""
+    head = f"[Home tab of {entry.get('to_name') or 'someone'}, published by {entry['who_name']}] "
+    return _block(head, [line for line in entry.get("lines") or [] if line] or [""])
 
 
 def _view_line(entry: JSON, verb: str) -> str:

@@ -13,8 +13,8 @@ from bot import digest as digests
 from bot import onboarding as journeys
 from bot.assignments import OPEN
 from bot.deps import Deps
-from handlers import blocks, onboarding, routing
-from handlers.common import slack_call
+from handlers import blocks, home, onboarding, routing
+from handlers.common import slack_call, workspace_url
 from storage import queries
 from storage.fulltext import prune_changes
 from storage.models import (
@@ -92,12 +92,6 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     if any(done.values()):
         log.info("routing sweep: %s", done)
     return done
-
-
-def workspace_url(client: WebClient) -> str:
-    """The workspace's URL (for permalinks built without a Web API call each), or "" when Slack won't say."""
-    info = slack_call(client.auth_test)
-    return str(info.get("url") or "") if info else ""
 
 
 def nudge(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
@@ -283,3 +277,11 @@ class _Sender:
                     setattr(row, key, value)
                 s.add(row)
                 s.commit()
+
+
+def refresh_homes(deps: Deps, client: WebClient | None = None) -> int:
+    """The Home sweep: republish the Home tabs of people whose questions, requests, votes or journey changed."""
+    published = home.refresh(client or deps.client, deps)
+    if published:
+        log.info("refreshed %d Home tabs", published)
+    return published

@@ -27,6 +27,7 @@ DESCRIPTIONS = {
     "routing-sweep": "routing: resend unsent DMs, move unanswered requests on, escalate",
     "nudge-sweep": "onboarding: deliver due steps in each hire's working hours",
     "digest-sweep": "digests: channel, expert and admin digests once the week's digest time has passed",
+    "home-refresh": "App Home: republish the Home tabs of people whose data changed",
     "prune-processed-events": "forget event ids older than Slack's retries",
     "prune-search-changes": "trim the search change log",
     "search-index-sync": "keep this replica's search index files in step with the database",
@@ -75,6 +76,7 @@ def build_scheduler(deps: Deps, leadership: Leader | None = None) -> BackgroundS
     _every(scheduler, led(jobs.escalate), "routing-sweep", grace=60, minutes=1)
     _every(scheduler, led(jobs.nudge), "nudge-sweep", grace=60, minutes=1)
     _every(scheduler, led(jobs.digest), "digest-sweep", grace=300, minutes=5)
+    _every(scheduler, led(jobs.refresh_homes), "home-refresh", grace=60, minutes=1)
     return scheduler
 
 

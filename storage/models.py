@@ -68,6 +68,9 @@ class User(SQLModel, table=True):
     is_admin: bool = False
     is_bot: bool = False
     deleted: bool = False
+    # The App Home: when it was last published, and whether something about the person changed since.
+    home_published_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    home_stale: bool = Field(default=False, index=True)
     updated_at: datetime = _ts_col()
 
 

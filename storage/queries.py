@@ -584,3 +584,72 @@ def expert_tags(session: Session, *, ws: Workspace) -> set[str]:
         .distinct()
     )
     return set(session.exec(stmt))
+
+# --- App Home ---
+
+
+def mark_homes_stale(session: Session, *, ws: Workspace, users: list[str]) -> None:
+    """Something about these people changed: their Home tab (if they ever opened it) is refreshed by the sweep."""
+    users = [u for u in users if u]
+    if users:
+        session.execute(
+            update(User)
+            .where(col(User.team_id) == ws.team_id, col(User.slack_id).in_(users))
+            .where(col(User.home_published_at).is_not(None), col(User.home_stale).is_(False))
+            .values(home_stale=True)
+        )
+
+
+def stale_homes(session: Session, *, limit: int = 100) -> list[User]:
+    stmt = select(User).where(col(User.home_stale).is_(True)).order_by(col(User.id)).limit(limit)
+    return list(session.exec(stmt))
+
+
+def questions_by(session: Session, *, ws: Workspace, author: str, offset: int = 0, limit: int = 5) -> list[Question]:
+    stmt = (
+        select(Question)
+        .where(Question.team_id == ws.team_id, Question.author == author)
+        .order_by(col(Question.created_at).desc(), col(Question.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def question_counts_by(session: Session, *, ws: Workspace, author: str) -> dict[str, int]:
+    stmt = (
+        select(Question.status, func.count())
+        .where(Question.team_id == ws.team_id, Question.author == author)
+        .group_by(col(Question.status))
+    )
+    return {status: int(n) for status, n in session.exec(stmt)}
+
+
+def open_assignments_of(session: Session, *, ws: Workspace, expert: str, limit: int = 50) -> list[Assignment]:
+    stmt = (
+        select(Assignment)
+        .where(Assignment.team_id == ws.team_id, Assignment.expert == expert)
+        .where(col(Assignment.status).in_([AssignmentStatus.PENDING, AssignmentStatus.SNOOZED]))
+        .order_by(col(Assignment.asked_at))
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def helped_count(session: Session, *, ws: Workspace, author: str) -> int:
+    """How many later questions someone's answers solved (offered as suggestions and accepted)."""
+    mine = select(Answer.id).where(Answer.team_id == ws.team_id, Answer.author == author)
+    stmt = select(func.count()).select_from(Question).where(col(Question.reused_answer_id).in_(mine))
+    return int(session.exec(stmt).one())
+
+
+def answer_totals(session: Session, *, ws: Workspace, author: str) -> tuple[int, float]:
+    """(answers given, net vote weight received) by one person."""
+    given = select(func.count()).select_from(Answer).where(Answer.team_id == ws.team_id, Answer.author == author)
+    votes = (
+        select(func.coalesce(func.sum(Vote.weight), 0.0))
+        .join(Answer, col(Answer.id) == col(Vote.answer_id))
+        .where(Answer.team_id == ws.team_id, Answer.author == author)
+    )
+    return int(session.exec(given).one()), float(session.exec(votes).one())
+

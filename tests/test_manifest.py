@@ -26,6 +26,7 @@ EVENT_SCOPES = {
     "reaction_removed": {"reactions:read"},
     "team_join": {"users:read"},
     "member_joined_channel": {"channels:read", "groups:read"},
+    "app_home_opened": set(),
 }
 
 

@@ -996,7 +996,7 @@ def test_transcript_reads_like_slack(sandbox: Sandbox, client: WebClient, people
     assert lines[5] == "(only visible to Alice Chen) #help-platform  Peerbot: Routing to experts"
     assert lines[6] == "DM Peerbot → Dana Ortiz: New question from @Alice Chen"
     assert lines[7] == "DM Dana Ortiz → Peerbot: On it"
-    assert lines[8] == '[Home tab of Dana Ortiz] published by Peerbot — "Questions waiting for you"'
+    assert lines[8] == "[Home tab of Dana Ortiz, published by Peerbot] Questions waiting for you"
     assert lines[9].startswith('#help-platform    ↳ Dana Ortiz (in the thread of Alice Chen: "How do I rotate')
     assert lines[9].endswith(": Use vault rotate")
     entry = sandbox.timeline[0]

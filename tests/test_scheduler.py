@@ -17,7 +17,8 @@ def test_jobs_are_registered_with_stable_ids_and_no_overlap(rig: Rig) -> None:
     scheduler = build_scheduler(rig.deps, leadership)
     found = {job.id: job for job in scheduler.get_jobs()}
     assert set(found) == {
-        "prune-processed-events", "prune-search-changes", "routing-sweep", "nudge-sweep", "digest-sweep",
+        "prune-processed-events", "prune-search-changes", "routing-sweep",
+        "nudge-sweep", "digest-sweep", "home-refresh",
     }  # fmt: skip
     for job in found.values():
         assert job.coalesce and job.max_instances == 1 and job.misfire_grace_time
