@@ -8,8 +8,7 @@ from datetime import datetime, time, timedelta
 
 from sqlmodel import Session
 
-from bot import routing
-from bot.routing import topic_credibility
+from bot import credibility, routing
 from storage import queries
 from storage.models import Assignment, AssignmentStatus, Question, QuestionStatus, Workspace
 from storage.models import Expert as ExpertRow
@@ -57,16 +56,28 @@ def profile(row: ExpertRow, topics: list[str], *, load: int, credibility: dict[s
     )
 
 
+def topic_credibilities(session: Session, *, ws: Workspace, topics: list[str]) -> dict[tuple[str, str], float]:
+    """(person, topic) → credibility from the votes in `topics`, by the formula in bot/credibility.py."""
+    rows = queries.vote_records(session, ws=ws, topics=topics)
+    tags = queries.tags_of_questions(session, question_ids=sorted({q for *_, q in rows}))
+    wanted = set(topics)
+    records = [
+        credibility.VoteRecord(voter, author, weight, at.date(), tuple(t for t in tags.get(q, []) if t in wanted))
+        for voter, author, weight, at, q in rows
+    ]
+    return credibility.credibility(records)
+
+
 def candidates(session: Session, *, ws: Workspace, topics: list[str]) -> dict[str, tuple[ExpertRow, routing.Expert]]:
     """Every expert in any of `topics`, with their load and per-topic credibility from votes."""
     rows = queries.experts_in_topics(session, ws=ws, topics=topics)
     users = [r.user_id for r in rows]
     loads = queries.open_assignment_counts(session, ws=ws, users=users)
-    votes = queries.topic_votes(session, ws=ws, users=users, topics=topics)
+    scores = topic_credibilities(session, ws=ws, topics=topics) if users else {}
     topic_map = queries.expert_topics(session, expert_ids=[r.id for r in rows if r.id is not None])
     out: dict[str, tuple[ExpertRow, routing.Expert]] = {}
     for row in rows:
-        cred = {t: topic_credibility(votes.get((row.user_id, t), [])) for t in topics}
+        cred = {t: scores.get((row.user_id, t), credibility.smoothed(0, 0)) for t in topics}
         out[row.user_id] = (
             row,
             profile(row, topic_map.get(row.id or 0, []), load=loads.get(row.user_id, 0), credibility=cred),

@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot import digest, onboarding
-from bot.routing import topic_credibility
+from bot import assignments, digest, onboarding
 from storage import queries
 from storage.models import Assignment, Enrolment, Nudge, Question, Workspace
 
@@ -49,8 +48,8 @@ def gather(session: Session, *, ws: Workspace, user: str, admin: bool, now: date
     if row is not None and not row.deleted:
         home.is_expert = True
         topics = queries.expert_topics(session, expert_ids=[row.id or 0]).get(row.id or 0, [])
-        votes = queries.topic_votes(session, ws=ws, users=[user], topics=topics)
-        home.topics = [(t, topic_credibility(votes.get((user, t), []))) for t in topics]
+        scores = assignments.topic_credibilities(session, ws=ws, topics=topics)
+        home.topics = [(t, scores.get((user, t), 0.5)) for t in topics]
     home.answers, home.votes = queries.answer_totals(session, ws=ws, author=user)
     home.helped = queries.helped_count(session, ws=ws, author=user)
     enrolment = queries.enrolment(session, ws=ws, user_id=user)

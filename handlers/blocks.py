@@ -436,6 +436,11 @@ def home_view(h: Home, *, base_url: str) -> Block:
         topics = ", ".join(f"{escape(t)} ({cred:.2f})" for t, cred in h.topics) or "none yet"
         block = _section(f"*Your topics* (credibility from 0 to 1): {topics}")
         block["accessory"] = _button("Edit", ids.HOME_EXPERT_SETTINGS, "edit")
+        out.append(block)
+        block = _context(
+            "Credibility grows with votes on your answers in a topic. A vote counts once its voter has rated "
+            "two different colleagues; one voter adds at most 2 a day and 3 in all; mutual votes count a quarter."
+        )
     else:
         block = _section("*Know something well?* Colleagues will ask you about it, on your terms.")
         block["accessory"] = _button("Become an expert", ids.HOME_EXPERT_SETTINGS, "edit")

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
@@ -584,6 +585,29 @@ def expert_tags(session: Session, *, ws: Workspace) -> set[str]:
         .distinct()
     )
     return set(session.exec(stmt))
+
+def vote_records(session: Session, *, ws: Workspace, topics: list[str]) -> list[tuple[str, str, float, datetime, int]]:
+    """(voter, answer author, weight, when, question id) of every vote cast by anyone who voted in `topics`.
+
+    All their votes, not only those in `topics`: whether a voter only ever votes for one person, and
+    whether two people vote for each other, are questions about everything they did.
+    """
+    if not topics:
+        return []
+    in_topics = (
+        select(Vote.voter)
+        .join(Answer, col(Answer.id) == col(Vote.answer_id))
+        .join(QuestionTag, col(QuestionTag.question_id) == col(Answer.question_id))
+        .where(Answer.team_id == ws.team_id, col(QuestionTag.tag).in_(topics))
+        .distinct()
+    )
+    stmt = (
+        sql_select(col(Vote.voter), col(Answer.author), col(Vote.weight), col(Vote.created_at), col(Answer.question_id))
+        .join(Answer, col(Answer.id) == col(Vote.answer_id))
+        .where(col(Answer.team_id) == ws.team_id, col(Vote.voter).in_(in_topics))
+    )
+    return [(v, a, float(w), at, q) for v, a, w, at, q in session.execute(stmt)]
+
 
 # --- App Home ---
 

@@ -28,7 +28,7 @@ def test_demo_story() -> None:
     assert "*Open questions in your topics* (1)" in seen
     assert "It's the nightly VACUUM" in stored  # answered from the digest
     assert "[Home tab of Dana Okafor, published by Peerbot] Peerbot" in seen
-    assert "*Your topics* (credibility from 0 to 1): postgres (0.71)" in seen and "helped 1 person" in seen
+    assert "*Your topics* (credibility from 0 to 1): postgres (0.50)" in seen and "helped 1 person" in seen
     assert "[resolved] Alice Chen in #help-platform (implicit)" in stored
     assert (
         "score +3, accepted" in stored
