@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(settings.database_url)
         upgrade(engine)
         return admin.reindex(engine, settings)
-    if args.command in ("experts", "tags"):
+    if args.command in ("experts", "tags", "export", "import", "user"):
         from storage.db import make_engine, upgrade
 
         engine = make_engine(settings.database_url)

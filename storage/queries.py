@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
@@ -16,6 +16,7 @@ from storage.models import (
     AssignmentStatus,
     Channel,
     Digest,
+    DigestKind,
     DigestStatus,
     Enrolment,
     EnrolmentStatus,
@@ -586,6 +587,7 @@ def expert_tags(session: Session, *, ws: Workspace) -> set[str]:
     )
     return set(session.exec(stmt))
 
+
 def vote_records(session: Session, *, ws: Workspace, topics: list[str]) -> list[tuple[str, str, float, datetime, int]]:
     """(voter, answer author, weight, when, question id) of every vote cast by anyone who voted in `topics`.
 
@@ -677,3 +679,112 @@ def answer_totals(session: Session, *, ws: Workspace, author: str) -> tuple[int,
     )
     return int(session.exec(given).one()), float(session.exec(votes).one())
 
+
+# --- A person's data, forgotten on request ---
+
+
+def _of_teams(column: Any, teams: list[str] | None) -> list[Any]:
+    """The conditions keeping rows of `teams` (on `column`, a team_id); None means every workspace."""
+    return [] if teams is None else [col(column).in_(teams)]
+
+
+def person_footprint(session: Session, *, user_id: str, teams: list[str] | None) -> dict[str, int]:
+    """How many rows hold this person's messages, votes and records, by kind."""
+    open_states = [AssignmentStatus.PENDING, AssignmentStatus.SNOOZED]
+    counts = {
+        "questions": select(func.count()).select_from(Question).where(Question.author == user_id)
+        .where(*_of_teams(Question.team_id, teams)),
+        "answers": select(func.count()).select_from(Answer).where(Answer.author == user_id)
+        .where(*_of_teams(Answer.team_id, teams)),
+        "followups": select(func.count()).select_from(FollowUp).where(FollowUp.author == user_id)
+        .where(*_of_teams(FollowUp.team_id, teams)),
+        "votes": select(func.count()).select_from(Vote).where(Vote.voter == user_id)
+        .where(*_of_teams(Vote.team_id, teams)),
+        "users": select(func.count()).select_from(User).where(User.slack_id == user_id)
+        .where(*_of_teams(User.team_id, teams)),
+        "experts": select(func.count()).select_from(Expert).where(Expert.user_id == user_id)
+        .where(*_of_teams(Expert.team_id, teams)),
+        "expert_topics": select(func.count()).select_from(ExpertTopic)
+        .join(Expert, col(Expert.id) == col(ExpertTopic.expert_id))
+        .where(Expert.user_id == user_id, *_of_teams(Expert.team_id, teams)),
+        "enrolments": select(func.count()).select_from(Enrolment).where(Enrolment.user_id == user_id)
+        .where(*_of_teams(Enrolment.team_id, teams)),
+        "nudges": select(func.count()).select_from(Nudge).join(Enrolment, col(Enrolment.id) == col(Nudge.enrolment_id))
+        .where(Enrolment.user_id == user_id, *_of_teams(Enrolment.team_id, teams)),
+        "open_assignments": select(func.count()).select_from(Assignment).where(Assignment.expert == user_id)
+        .where(col(Assignment.status).in_(open_states), *_of_teams(Assignment.team_id, teams)),
+        "past_assignments": select(func.count()).select_from(Assignment).where(Assignment.expert == user_id)
+        .where(col(Assignment.status).not_in(open_states), *_of_teams(Assignment.team_id, teams)),
+        "digests": select(func.count()).select_from(Digest).where(Digest.target == user_id)
+        .where(col(Digest.kind) != DigestKind.CHANNEL, *_of_teams(Digest.team_id, teams)),
+        "mentions": select(func.count()).select_from(Enrolment)
+        .where(or_(col(Enrolment.buddy) == user_id, col(Enrolment.enrolled_by) == user_id))
+        .where(Enrolment.user_id != user_id, *_of_teams(Enrolment.team_id, teams)),
+        "suggestions": select(func.count()).select_from(Assignment).where(Assignment.suggested_by == user_id)
+        .where(*_of_teams(Assignment.team_id, teams)),
+    }  # fmt: skip
+    return {kind: int(session.exec(stmt).one()) for kind, stmt in counts.items()}
+
+
+def redact_messages_by(
+    session: Session, *, user_id: str, teams: list[str] | None, pseudonym: str, placeholder: str, now: datetime
+) -> dict[str, int]:
+    """Replace the text and the author of this person's questions, answers and follow-ups; the rows stay."""
+    done: dict[str, int] = {}
+    for kind, model in (("questions", Question), ("answers", Answer), ("followups", FollowUp)):
+        stmt = (
+            update(model)
+            .where(col(model.author) == user_id, *_of_teams(model.team_id, teams))
+            .values(text=placeholder, author=pseudonym, updated_at=now)
+        )
+        done[kind] = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return done
+
+
+def delete_votes_by(session: Session, *, voter: str, teams: list[str] | None) -> int:
+    """Delete the votes (and acceptance marks) this person cast; the scores of those answers drop."""
+    stmt = delete(Vote).where(col(Vote.voter) == voter, *_of_teams(Vote.team_id, teams))
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def delete_person_records(session: Session, *, user_id: str, teams: list[str] | None) -> dict[str, int]:
+    """Delete the rows that are about this person: profile, expert entry, enrolment, open requests, DM digests."""
+    expert_ids = select(Expert.id).where(Expert.user_id == user_id, *_of_teams(Expert.team_id, teams))
+    enrolment_ids = select(Enrolment.id).where(Enrolment.user_id == user_id, *_of_teams(Enrolment.team_id, teams))
+    open_states = [AssignmentStatus.PENDING, AssignmentStatus.SNOOZED]
+    statements = {
+        "expert_topics": delete(ExpertTopic).where(col(ExpertTopic.expert_id).in_(expert_ids)),
+        "experts": delete(Expert).where(col(Expert.id).in_(expert_ids)),
+        "nudges": delete(Nudge).where(col(Nudge.enrolment_id).in_(enrolment_ids)),
+        "enrolments": delete(Enrolment).where(col(Enrolment.id).in_(enrolment_ids)),
+        "open_assignments": delete(Assignment).where(
+            col(Assignment.expert) == user_id, col(Assignment.status).in_(open_states),
+            *_of_teams(Assignment.team_id, teams),
+        ),
+        "digests": delete(Digest).where(
+            col(Digest.target) == user_id, col(Digest.kind) != DigestKind.CHANNEL, *_of_teams(Digest.team_id, teams)
+        ),
+        "users": delete(User).where(col(User.slack_id) == user_id, *_of_teams(User.team_id, teams)),
+    }  # fmt: skip
+    return {kind: int(session.execute(stmt).rowcount) for kind, stmt in statements.items()}  # type: ignore[attr-defined]
+
+
+def pseudonymise_references(
+    session: Session, *, user_id: str, teams: list[str] | None, pseudonym: str
+) -> dict[str, int]:
+    """Where other rows name this person: past requests, enrolled-by get the pseudonym; buddy, suggested-by cleared."""
+    statements = {
+        "past_assignments": update(Assignment)
+        .where(col(Assignment.expert) == user_id, *_of_teams(Assignment.team_id, teams))
+        .values(expert=pseudonym),
+        "suggestions": update(Assignment)
+        .where(col(Assignment.suggested_by) == user_id, *_of_teams(Assignment.team_id, teams))
+        .values(suggested_by=""),
+        "buddies": update(Enrolment)
+        .where(col(Enrolment.buddy) == user_id, *_of_teams(Enrolment.team_id, teams))
+        .values(buddy=""),
+        "enrolled_by": update(Enrolment)
+        .where(col(Enrolment.enrolled_by) == user_id, *_of_teams(Enrolment.team_id, teams))
+        .values(enrolled_by=pseudonym),
+    }  # fmt: skip
+    return {kind: int(session.execute(stmt).rowcount) for kind, stmt in statements.items()}  # type: ignore[attr-defined]
