@@ -14,6 +14,8 @@ from bot.routing import (
     BASE_SHARE,
     DEFAULT_WEIGHTS,
     HALF_LIFE,
+    HALF_LIFE_ANSWERS,
+    PROFILE_WEIGHT,
     UNIT,
     Expert,
     HistoryIndex,
@@ -35,8 +37,10 @@ class Params:
     """Everything the evaluation may vary; the defaults are the values chosen on the validation split."""
 
     half_life_days: float = HALF_LIFE.total_seconds() / 86_400
+    half_life_answers: float = HALF_LIFE_ANSWERS
     base_share: float = BASE_SHARE
     unit: float = UNIT
+    profile_weight: float = PROFILE_WEIGHT
     topic_weight: float = DEFAULT_WEIGHTS.topic  # not tuned: a product decision (see routing_eval.GRID)
     min_topic_answers: int = 2  # a tag someone answered this often becomes one of their topics
     title_terms: bool = False  # add vocabulary terms found in the title (bot.tagging) to the question's tags
@@ -107,7 +111,12 @@ def build_site(name: str, train: list[Question], params: Params, *, strict: bool
             records.append(HistoryRecord(user, text_of(question, params.body_chars), at, tags))
     experts = [_expert(user, per_tag[user], params) for user in sorted(answers)]
     index = HistoryIndex(
-        records, half_life=timedelta(days=params.half_life_days), base_share=params.base_share, unit=params.unit
+        records,
+        half_life=timedelta(days=params.half_life_days),
+        half_life_answers=params.half_life_answers,
+        base_share=params.base_share,
+        unit=params.unit,
+        profile_weight=params.profile_weight,
     )
     vocabulary = Vocabulary({tag: [] for tag in sorted({t for q in train for t in q["tags"]})})
     return Site(name, experts, index, answers, vocabulary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -255,6 +256,32 @@ def test_history_breaks_ties_between_declared_experts() -> None:
     ranked = rank(K8S, [expert("UA"), expert("UB")], now=MONDAY_NOON, exclude=set(), history_scores=history)
     assert ids(ranked) == ["UB", "UA"]
     assert any(reason.startswith("answer history") for reason in ranked[0].reasons)
+
+
+def test_an_answer_fades_as_later_answers_come_in() -> None:
+    mine = _record("UA", "helm chart values override", 5, ("kubernetes",))
+    before = [_record("UB", f"question {i}", 6, ("kubernetes",)) for i in range(50)]
+    after = [_record("UB", f"question {i}", 4, ("kubernetes",)) for i in range(50)]
+    query = ("helm values not applied", ["kubernetes"])
+    quiet = HistoryIndex([mine, *before]).scores(*query, now=MONDAY_NOON)
+    busy = HistoryIndex([mine, *after]).scores(*query, now=MONDAY_NOON)
+    assert busy["UA"] < quiet["UA"] - 0.3  # same age, but 50 answers came after it
+    by_age_only = [HistoryIndex([mine, *rest], half_life_answers=math.inf) for rest in (before, after)]
+    quiet_age, busy_age = (index.scores(*query, now=MONDAY_NOON)["UA"] for index in by_age_only)
+    assert quiet_age == pytest.approx(busy_age)
+
+
+def test_profile_text_match_adds_to_history_of_those_who_answered_alike() -> None:
+    records = [
+        _record("UHELM", "helm chart values override", 1, ("kubernetes",)),
+        _record("UHELM", "helm upgrade rollback failed", 30, ("kubernetes",)),
+        _record("UPG", "Vacuum is slow on a large table", 1, ("postgres",)),
+    ]
+    query = ("helm chart values not applied", ["kubernetes"])
+    plain = HistoryIndex(records, profile_weight=0.0).scores(*query, now=MONDAY_NOON)
+    full = HistoryIndex(records).scores(*query, now=MONDAY_NOON)
+    assert full["UHELM"] > plain["UHELM"] + 0.01
+    assert full["UPG"] == pytest.approx(plain["UPG"])  # nothing in common with the question
 
 
 def test_history_needs_aware_times() -> None:
