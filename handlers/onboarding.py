@@ -190,17 +190,18 @@ def _record(deps: Deps, nudge_ids: list[int], **values: Any) -> None:
 # --- The hire's buttons ---
 
 
-def _clicked(body: dict[str, Any], deps: Deps) -> tuple[Enrolment, list[Nudge]] | None:
-    """The enrolment and steps a nudge's button is about, if the person clicking is that hire."""
+def _clicked(body: dict[str, Any], context: BoltContext, client: WebClient) -> tuple[Enrolment, list[Nudge]] | None:
+    """The enrolment and steps a nudge's button is about, if the person clicking is that hire (else a note)."""
     value = str((body.get("actions") or [{}])[0].get("value") or "")
     wanted = {int(v) for v in value.split(",") if v.strip().isdigit()}
     user = str(body.get("user", {}).get("id", ""))
-    with deps.db() as s:
+    with deps_of(context).db() as s:
         nudges = [n for n in (s.get(Nudge, i) for i in wanted) if n is not None]
         row = s.get(Enrolment, nudges[0].enrolment_id) if nudges else None
-        if row is None or row.user_id != user:
-            return None
-        return row, nudges
+    if row is None or row.user_id != user:
+        tell_clicker(client, body, "This onboarding step is not yours, or it is gone.")
+        return None
+    return row, nudges
 
 
 def _settle(client: WebClient, body: dict[str, Any], outcome: str) -> None:
@@ -220,18 +221,15 @@ def _settle(client: WebClient, body: dict[str, Any], outcome: str) -> None:
 def handle_done(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     ack()
     deps = deps_of(context)
-    found = _clicked(body, deps)
+    found = _clicked(body, context, client)
     if found is None:
-        tell_clicker(client, body, "This onboarding step is not yours, or it is gone.")
         return
     row, nudges = found
     now = deps.clock()
     with deps.db() as s:
         queries.set_nudges(s, ids=[n.id for n in nudges if n.id is not None], status=NudgeStatus.DONE, done_at=now)
-        enrolment = s.get(Enrolment, row.id)
-        if enrolment is not None:
-            onboarding.finish_if_complete(s, row=enrolment, now=now)
-            p = onboarding.progress(s, row=enrolment)
+        onboarding.finish_if_complete(s, row=row, now=now)
+        p = onboarding.progress(s, row=row)
         queries.mark_homes_stale(s, ws=Workspace.of(row), users=[row.user_id])
         s.commit()
     _settle(client, body, f":white_check_mark: Done. {p.done} of {p.total} onboarding steps done.")
@@ -240,9 +238,8 @@ def handle_done(ack: Ack, body: dict[str, Any], context: BoltContext, client: We
 def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     ack()
     deps = deps_of(context)
-    found = _clicked(body, deps)
+    found = _clicked(body, context, client)
     if found is None:
-        tell_clicker(client, body, "This onboarding step is not yours, or it is gone.")
         return
     row, _ = found
     with deps.db() as s:
@@ -262,9 +259,8 @@ def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: 
 def handle_stop(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     ack()
     deps = deps_of(context)
-    found = _clicked(body, deps)
+    found = _clicked(body, context, client)
     if found is None:
-        tell_clicker(client, body, "This onboarding journey is not yours, or it is gone.")
         return
     with deps.db() as s:
         row = s.get(Enrolment, found[0].id)
