@@ -21,6 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="upgrade: apply schema migrations")
     sub.add_parser("jobs", help="list the scheduled jobs, what they do and when each runs next")
+    st = sub.add_parser(
+        "stats",
+        help="questions per week, share answered, time to a first answer, top topics and helpers",
+        description="Aggregates over public channels; a figure appears only where at least 5 people asked.",
+    )
+    st.add_argument("--team", help="workspace id (T…); needed when the database serves several")
+    st.add_argument("--weeks", type=int, default=8, help="how many weeks back (1-104, default 8)")
     admin.add_parsers(sub)
     admin.add_reindex_parser(sub)
     args = parser.parse_args(argv)
@@ -46,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "jobs":
         return _jobs(settings)
+    if args.command == "stats":
+        from bot.stats import cli
+        from storage.db import make_engine, upgrade
+
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        return cli(engine, team=args.team, weeks=args.weeks)
     if args.command == "reindex":
         from storage.db import make_engine, upgrade
 

@@ -14,7 +14,7 @@ from bot import experts, search
 from bot.capture import Source
 from bot.deps import search_index
 from bot.text import escape, quote
-from handlers import blocks, ids, onboarding, questions
+from handlers import blocks, ids, onboarding, questions, stats
 from handlers import experts as expert_settings
 from handlers.common import deps_of, known_channel, permalink, slack_call, workspace_of
 from storage import queries
@@ -28,6 +28,7 @@ HELP = """*Peerbot* helps colleagues learn from each other. Commands:
   (the topics, if given, go on every question here), or stop
 • `/peerbot search <words>`: answered questions that match, shown only to you
 • `/peerbot onboard @person [journey] [YYYY-MM-DD]`: (admins) start someone's onboarding journey
+• `/peerbot stats [weeks]`: what people ask and how fast it gets answered (aggregates only)
 • `/peerbot help`: this message
 You can also mention @Peerbot with a question, react :question: to any message, or use the
 "Ask Peerbot" message shortcut. React :+1: or :-1: to answers to rate them; the asker's
@@ -221,6 +222,7 @@ def onboard(command: dict[str, Any], text: str, context: BoltContext, client: We
 
 SUBCOMMANDS: dict[str, Subcommand] = {
     "ask": ask,
+    "stats": stats.stats_command,
     "onboard": onboard,
     "watch": _watch(True),
     "unwatch": _watch(False),

@@ -19,6 +19,8 @@ class Backend(Protocol):
 
     def handle_response_url(self, hook_id: str, payload: Any) -> Reply: ...
 
+    def handle_upload(self, file_id: str, data: bytes) -> Reply: ...
+
 
 def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
     all_headers = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
@@ -64,13 +66,16 @@ def make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            parts = [p for p in url.path.split("/") if p]
+            if len(parts) == 2 and parts[0] == "upload" and self.command == "POST":  # raw bytes, not a form
+                self._send(backend.handle_upload(parts[1], body))
+                return
             try:
                 args, raw_json = parse_body(self.headers.get("Content-Type", ""), body)
             except (ValueError, UnicodeDecodeError):
                 self._send(json_reply(400, {"ok": False, "error": "invalid_json"}))
                 return
             query = dict(parse_qsl(url.query, keep_blank_values=True))
-            parts = [p for p in url.path.split("/") if p]
             if len(parts) == 2 and parts[0] == "api":
                 token = None
                 auth = self.headers.get("Authorization", "")

@@ -7,11 +7,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sandbox import api_chat, api_read, api_views
+from sandbox import api_chat, api_files, api_read, api_views
 from sandbox.webapi import Args, Handler
 from sandbox.world import JSON, SlackError, World
 
-HANDLERS: dict[str, Handler] = {**api_chat.HANDLERS, **api_read.HANDLERS, **api_views.HANDLERS}
+HANDLERS: dict[str, Handler] = {**api_chat.HANDLERS, **api_read.HANDLERS, **api_views.HANDLERS, **api_files.HANDLERS}
 
 # Arguments that carry JSON; slack_sdk sends them as form strings for some methods.
 JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "unfurls", "user_auth_blocks"})

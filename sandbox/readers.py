@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 
+from sandbox import api_files
 from sandbox import messages as msgs
 from sandbox.transcript import render
 from sandbox.world import JSON, World
@@ -67,6 +68,12 @@ class Readers:
         with self.world.lock:
             view_id = self.world.homes.get(user)
             return copy.deepcopy(self.world.views[view_id]) if view_id else None
+
+    def files(self, channel: str | None = None) -> list[JSON]:
+        """Files the app uploaded (name, title, size, channels, initial_comment, data), oldest first."""
+        with self.world.lock:
+            found = [f for f in api_files.uploads(self.world) if channel is None or channel in f["channels"]]
+            return [{**copy.deepcopy(f), "size": len(f["data"] or b"")} for f in found]
 
     def user(self, user_id: str) -> JSON | None:
         with self.world.lock:

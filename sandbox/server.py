@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from sandbox import api_files
 from sandbox.catalog import MethodCatalog
 from sandbox.faults import Faults
 from sandbox.hooks import Hooks
@@ -111,6 +112,7 @@ class Sandbox(Readers):
         server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self))
         server.daemon_threads = True
         self._server = server
+        api_files.serve_uploads_at(self.world, f"{self.url}/upload")
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="slack-sandbox", daemon=True)
         self._thread.start()
         return self
@@ -281,3 +283,8 @@ class Sandbox(Readers):
             return json_reply(status, body, headers)
         status, body = self.hooks.post(hook_id, payload)
         return json_reply(status, body)
+
+    def handle_upload(self, file_id: str, data: bytes) -> Reply:
+        """The bytes of a file POSTed to the upload URL files.getUploadURLExternal handed out."""
+        status, text = api_files.receive(self.world, file_id, data)
+        return status, {"Content-Type": "text/plain; charset=utf-8"}, text.encode()

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot import digest as digests
 from bot import onboarding as journeys
 from bot.assignments import OPEN
+from bot.chart import weekly_activity_png
 from bot.deps import Deps
 from handlers import blocks, home, onboarding, routing
 from handlers.common import slack_call, workspace_url
@@ -207,6 +208,7 @@ def digest(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
             items = digests.expert_digest(s, ws=ws, expert=e.user_id, topics=topics, since=recent, may_see=may_see)
         text = f"{len(items)} open questions in your topics could use your help"
         send(ws, DigestKind.EXPERT, e.user_id, text, blocks.expert_digest(items, base_url=base_url) if items else [])
+    chart: bytes | None = None  # the weekly activity chart, drawn once for all admins
     if admins and team:
         ws = home
         with deps.db() as s:
@@ -215,7 +217,10 @@ def digest(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
             if (team, admin) in admins_settled:
                 continue
             shown = [] if report.empty else blocks.gap_report(report, week=week, min_group=digests.MIN_GROUP)
-            send(ws, DigestKind.ADMIN, admin, "Peerbot's weekly knowledge-gap report", shown)
+            if shown and chart is None:
+                with deps.db() as s:
+                    chart = weekly_activity_png(s, ws=ws, now=moment) or b""
+            send(ws, DigestKind.ADMIN, admin, "Peerbot's weekly knowledge-gap report", shown, attachment=chart)
     if any(done.values()):
         log.info("digest sweep for %s: %s", period, done)
     return done
@@ -234,7 +239,16 @@ class _Sender:
     def __init__(self, deps: Deps, client: WebClient, period: str, done: dict[str, int]) -> None:
         self.deps, self.client, self.period, self.done = deps, client, period, done
 
-    def __call__(self, ws: Workspace, kind: DigestKind, target: str, text: str, shown: list[Any]) -> None:
+    def __call__(
+        self,
+        ws: Workspace,
+        kind: DigestKind,
+        target: str,
+        text: str,
+        shown: list[Any],
+        *,
+        attachment: bytes | None = None,
+    ) -> None:
         """Send `shown` (blocks) to `target`; no blocks means nothing to say: recorded as empty, not sent."""
         now = self.deps.clock()
         with self.deps.db() as s:
@@ -265,6 +279,10 @@ class _Sender:
             self._record(row_id, error=error[:200])
             self.done["failed"] += 1
             return
+        channel = str(posted.get("channel") or target)
+        if attachment:  # the admins' chart, in the same DM; a failed upload does not unsend the digest
+            slack_call(self.client.files_upload_v2, channel=channel, file=attachment, filename="activity.png",
+                       title="Questions asked and answered per week (public channels)")  # fmt: skip
         self._record(row_id, status=DigestStatus.SENT, channel=str(posted.get("channel") or target),
                      ts=str(posted["ts"]), sent_at=now, error="")  # fmt: skip
         self.done["sent"] += 1

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import and_, case, delete, func, or_, true, union, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
@@ -678,6 +679,153 @@ def answer_totals(session: Session, *, ws: Workspace, author: str) -> tuple[int,
         .where(Answer.team_id == ws.team_id, Answer.author == author)
     )
     return int(session.exec(given).one()), float(session.exec(votes).one())
+
+
+# --- Workspace statistics: grouped in SQL over one window, public channels only ---
+
+
+def question_channels(session: Session, *, ws: Workspace) -> list[str]:
+    """Every channel a question was captured in: lets the window queries range-scan (team, channel, created_at)."""
+    stmt = select(Question.channel).where(Question.team_id == ws.team_id).distinct()
+    return list(session.exec(stmt))
+
+
+def answer_channels(session: Session, *, ws: Workspace) -> list[str]:
+    stmt = select(Answer.channel).where(Answer.team_id == ws.team_id).distinct()
+    return list(session.exec(stmt))
+
+
+def _public_window(ws: Workspace, start: datetime, end: datetime, channels: list[str] | None) -> list[Any]:
+    """Public questions of `ws` asked in [start, end), in `channels` when given (all of them: same rows, faster)."""
+    where = [
+        Question.team_id == ws.team_id,
+        col(Question.is_private).is_(False),
+        col(Question.created_at) >= start,
+        col(Question.created_at) < end,
+    ]
+    return [*where, col(Question.channel).in_(channels)] if channels is not None else where
+
+
+def _week_buckets(starts: list[datetime]) -> Any:
+    """The index of the week a question's created_at falls in (`starts` ascending)."""
+    whens = [(col(Question.created_at) >= start, index) for index, start in reversed(list(enumerate(starts)))]
+    return case(*whens, else_=-1)
+
+
+def public_weekly_counts(
+    session: Session, *, ws: Workspace, starts: list[datetime], end: datetime, channels: list[str] | None = None
+) -> dict[int, tuple[int, int, int, int]]:
+    """Per week index: (questions, distinct askers, answered or resolved, resolved by an earlier answer)."""
+    if not starts:
+        return {}
+    reused = or_(col(Question.reused_answer_id).is_not(None), col(Question.duplicate_of).is_not(None))
+    inner = (
+        select(
+            _week_buckets(starts).label("week"),
+            col(Question.author).label("author"),
+            case((col(Question.status) != QuestionStatus.OPEN, 1), else_=0).label("answered"),
+            case((reused, 1), else_=0).label("reused"),
+        )
+        .where(*_public_window(ws, starts[0], end, channels))
+        .subquery()
+    )
+    counts = (func.count(), func.count(inner.c.author.distinct()), func.sum(inner.c.answered), func.sum(inner.c.reused))
+    stmt = sql_select(inner.c.week, *counts).group_by(inner.c.week)
+    return {int(w): (int(n), int(p), int(a or 0), int(r or 0)) for w, n, p, a, r in session.execute(stmt)}
+
+
+def public_window_totals(
+    session: Session, *, ws: Workspace, start: datetime, end: datetime, channels: list[str] | None = None
+) -> tuple[int, int, int, int]:
+    """(questions, distinct askers, answered or resolved, resolved by an earlier answer) in [start, end)."""
+    reused = or_(col(Question.reused_answer_id).is_not(None), col(Question.duplicate_of).is_not(None))
+    stmt = select(
+        func.count(),
+        func.count(col(Question.author).distinct()),
+        func.sum(case((col(Question.status) != QuestionStatus.OPEN, 1), else_=0)),
+        func.sum(case((reused, 1), else_=0)),
+    ).where(*_public_window(ws, start, end, channels))
+    n, people, answered, solved = session.execute(stmt).one()
+    return int(n), int(people), int(answered or 0), int(solved or 0)
+
+
+def public_first_answers(
+    session: Session, *, ws: Workspace, start: datetime, end: datetime, channels: list[str] | None = None
+) -> Iterator[tuple[str, datetime, datetime]]:
+    """(asker, asked at, first answer at) per answered public question asked in [start, end), streamed."""
+    stmt = (
+        select(Question.author, Question.created_at, func.min(Answer.created_at))
+        .join(Answer, col(Answer.question_id) == col(Question.id))
+        .where(*_public_window(ws, start, end, channels))
+        .group_by(col(Question.id), col(Question.author), col(Question.created_at))
+        .execution_options(yield_per=5000)
+    )
+    for author, asked, first in session.execute(stmt):
+        yield str(author), asked, first
+
+
+def public_topic_counts(
+    session: Session,
+    *,
+    ws: Workspace,
+    start: datetime,
+    end: datetime,
+    min_askers: int,
+    limit: int = 100,
+    channels: list[str] | None = None,
+) -> list[tuple[str, int, int]]:
+    """(topic, questions, distinct askers) in [start, end), only topics at least `min_askers` people asked in."""
+    askers = func.count(col(Question.author).distinct())
+    asked = func.count(col(Question.id).distinct())
+    stmt = (
+        select(QuestionTag.tag, asked, askers)
+        .join(Question, col(Question.id) == col(QuestionTag.question_id))
+        .where(*_public_window(ws, start, end, channels))
+        .group_by(col(QuestionTag.tag))
+        .having(askers >= min_askers)
+        .order_by(asked.desc(), col(QuestionTag.tag))
+        .limit(limit)
+    )
+    return [(str(t), int(n), int(p)) for t, n, p in session.execute(stmt)]
+
+
+def public_top_helpers(
+    session: Session,
+    *,
+    ws: Workspace,
+    start: datetime,
+    end: datetime,
+    min_askers: int,
+    limit: int = 5,
+    channels: list[str] | None = None,
+) -> list[tuple[str, int, int, int]]:
+    """(person, thanks, answers, distinct askers) for answers given in [start, end) to public questions.
+
+    Thanks are votes with a positive weight (the asker's accept is one); only people who answered at least
+    `min_askers` different askers, with at least one thanks, most thanked first.
+    """
+    thanks = func.count(col(Vote.id))
+    answers = func.count(col(Answer.id).distinct())
+    askers = func.count(col(Question.author).distinct())
+    stmt = (
+        select(Answer.author, thanks, answers, askers)
+        .join(Question, col(Question.id) == col(Answer.question_id))
+        .outerjoin(Vote, and_(col(Vote.answer_id) == col(Answer.id), col(Vote.weight) > 0))
+        .where(Answer.team_id == ws.team_id, col(Question.is_private).is_(False))
+        .where(col(Answer.created_at) >= start, col(Answer.created_at) < end, col(Answer.author) != Question.author)
+        .where(col(Answer.channel).in_(channels) if channels is not None else true())
+        .group_by(col(Answer.author))
+        .having(askers >= min_askers, thanks > 0)
+        .order_by(thanks.desc(), answers.desc(), col(Answer.author))
+        .limit(limit)
+    )
+    return [(str(who), int(t), int(n), int(p)) for who, t, n, p in session.execute(stmt)]
+
+
+def teams_with_data(session: Session) -> list[str]:
+    """Every workspace the database holds questions, channels or experts for, sorted."""
+    seen = union(select(Question.team_id), select(Channel.team_id), select(Expert.team_id))
+    return sorted(str(row[0]) for row in session.execute(seen))
 
 
 # --- A person's data, forgotten on request ---

@@ -123,6 +123,8 @@ def test_knowledge_gap_report_shows_only_groups_of_five(rig: Rig, clock: Clock) 
     assert "kubernetes" not in text  # only four people asked: not shown
     assert "Topics with no expert*\\n• terraform" in text
     assert "too few people" in text  # nobody was answered, so no median
+    [chart] = rig.slack.files(rig.slack.dm_channel(PRIYA))  # the weekly activity chart, in the same DM
+    assert chart["name"] == "activity.png" and chart["size"] > 1000
 
 
 def test_no_gap_report_when_fewer_than_five_people_asked(rig: Rig, clock: Clock) -> None:

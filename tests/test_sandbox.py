@@ -206,6 +206,10 @@ def _round_trips() -> dict[str, Callable[[Sandbox, WebClient, Deliverer], JSON]]
         "users.list": lambda sb, c, p: c.users_list(limit=2).data,
         "users.lookupByEmail": lambda sb, c, p: c.users_lookupByEmail(email="dana@acme.example.com").data,
         "team.info": lambda sb, c, p: c.team_info().data,
+        "files.getUploadURLExternal": lambda sb, c, p: c.files_getUploadURLExternal(filename="a.txt", length=2).data,
+        "files.completeUploadExternal": lambda sb, c, p: (
+            c.files_upload_v2(channel=HELP, content="hi", filename="a.txt", title="A").data
+        ),
         "views.open": lambda sb, c, p: (
             c.views_open(
                 trigger_id=sb.new_trigger(DANA),
