@@ -9,7 +9,8 @@ from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger("peerbot.leader")
 
-LOCK_KEY = 0x50EE_4B07  # "Peerbot": any fixed number, the same on every replica
+# One lock per schema: deployments (or test runs) sharing a database in separate schemas lead separately.
+LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('peerbot-sweeps:' || current_schema()))"
 
 
 class Leadership:
@@ -33,7 +34,7 @@ class Leadership:
             self._conn = None
             try:
                 conn = self.engine.connect()
-                got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar())
+                got = bool(conn.execute(text(LOCK_SQL)).scalar())
                 conn.commit()  # the lock is the session's: no transaction is left open
             except Exception:
                 log.warning("cannot reach the database to take the sweep lock", exc_info=True)

@@ -39,12 +39,11 @@ def test_search_index_sync_runs_on_every_replica(rig: Rig) -> None:
 
 def test_only_one_replica_leads_the_sweeps_and_another_takes_over(engine: Engine) -> None:
     from scheduled.leader import Leadership
-    from storage.db import make_engine
 
     if engine.dialect.name != "postgresql":
         assert Leadership(engine).is_leader()  # SQLite serves one host
         pytest.skip("leader hand-over needs PostgreSQL (TEST_DATABASE_URL)")
-    other = make_engine(engine.url.render_as_string(hide_password=False))
+    other = same_schema(engine)
     first, second = Leadership(engine), Leadership(other)
     try:
         assert first.is_leader() and first.is_leader()
@@ -93,11 +92,10 @@ class AlwaysLeader:
 
 def test_two_schedulers_on_postgresql_hand_over_the_sweeps(rig: Rig) -> None:
     from scheduled.leader import Leadership
-    from storage.db import make_engine
 
     if rig.engine.dialect.name != "postgresql":
         pytest.skip("leader hand-over needs PostgreSQL (TEST_DATABASE_URL)")
-    other = make_engine(rig.engine.url.render_as_string(hide_password=False))
+    other = same_schema(rig.engine)
     first, second = Leadership(rig.engine), Leadership(other)
     try:
         a = build_scheduler(rig.deps, first).get_job("nudge-sweep").func
@@ -109,3 +107,15 @@ def test_two_schedulers_on_postgresql_hand_over_the_sweeps(rig: Rig) -> None:
         first.release()
         second.release()
         other.dispose()
+
+
+def same_schema(engine: Engine) -> Engine:
+    """A second engine (another replica) on the same database and schema as `engine`."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
