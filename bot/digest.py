@@ -55,20 +55,16 @@ def channel_digest(session: Session, *, ws: Workspace, channel: str, start: date
     earlier = queries.answered_before(session, question_ids=ids, before=start)
     by_id = {q.id: q for _, q, _ in answers}
     out.answered = [by_id[i] for i in ids if i not in earlier and by_id[i].status != QuestionStatus.OPEN][:5]
-    recent = queries.channel_questions(session, ws=ws, channel_id=channel, start=end - UNANSWERED_WINDOW, end=end)
-    out.unanswered = [q for q in reversed(recent) if q.status == QuestionStatus.OPEN and q.duplicate_of is None][:5]
+    out.unanswered = queries.open_channel_questions(
+        session, ws=ws, channel_id=channel, start=end - UNANSWERED_WINDOW, end=end
+    )
     out.helpers = [who for who, _ in Counter(a.author for a, _, _ in answers).most_common(10)]
-    week = [q for q in recent if q.created_at >= start]
-    before = queries.channel_questions(session, ws=ws, channel_id=channel, start=start - timedelta(days=7), end=start)
-    now_tags = _tag_counts(session, week)
-    then_tags = _tag_counts(session, before)
+    now_tags = Counter(queries.channel_tag_counts(session, ws=ws, channel_id=channel, start=start, end=end))
+    then_tags = queries.channel_tag_counts(
+        session, ws=ws, channel_id=channel, start=start - timedelta(days=7), end=start
+    )
     out.trending = [(t, n, then_tags.get(t, 0)) for t, n in now_tags.most_common(3) if n >= 2]
     return out
-
-
-def _tag_counts(session: Session, questions: list[Question]) -> Counter[str]:
-    tags = queries.tags_of_questions(session, question_ids=[q.id for q in questions if q.id is not None])
-    return Counter(t for ts in tags.values() for t in ts)
 
 
 def expert_digest(

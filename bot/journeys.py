@@ -42,6 +42,11 @@ class Step:
     message: str
     ask_topics: bool = False
 
+    @property
+    def placeholders(self) -> set[str]:
+        """The {fields} its message pulls in (checked against PLACEHOLDERS when the file is loaded)."""
+        return {f for _, f, _, _ in string.Formatter().parse(self.message) if f}
+
 
 @dataclass(frozen=True)
 class Journey:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
 from bot import assignments
-from bot.journeys import WORK_END, Journey, Step, due_at, local_today, next_working_start, working_day, zone
+from bot.journeys import (
+    PLACEHOLDERS,
+    WORK_END,
+    Journey,
+    Step,
+    due_at,
+    local_today,
+    next_working_start,
+    working_day,
+    zone,
+)
 from bot.text import archive_link, escape, truncate
 from storage import queries
 from storage.models import Answer, Enrolment, EnrolmentStatus, Nudge, NudgeStatus, Question, Workspace
@@ -147,20 +158,27 @@ class Material:
     channels: list[str]
 
 
-def material(session: Session, *, row: Enrolment) -> Material:
-    """Public knowledge only: a DM to a new hire never quotes a private channel."""
+def material(session: Session, *, row: Enrolment, needed: Collection[str] = PLACEHOLDERS) -> Material:
+    """What the steps' messages pull in (only the `needed` placeholders are looked up).
+
+    Public knowledge only: a DM to a new hire never quotes a private channel.
+    """
     ws = Workspace.of(row)
     topics = topics_of(row)
     person = queries.user(session, ws=ws, user_id=row.user_id)
     name = ((person.real_name or person.name).split() or [""])[0] if person else ""
-    experts = [e.user_id for e in queries.experts_in_topics(session, ws=ws, topics=topics) if not e.deleted]
+    experts = (
+        [e.user_id for e in queries.experts_in_topics(session, ws=ws, topics=topics) if not e.deleted]
+        if "experts" in needed
+        else []
+    )
     return Material(
         name=name,
         topics=topics,
-        top_qas=queries.top_public_qas(session, ws=ws, topics=topics),
+        top_qas=queries.top_public_qas(session, ws=ws, topics=topics) if "top_qas" in needed else [],
         experts=sorted(e for e in experts if e != row.user_id)[:5],
         buddy=row.buddy,
-        channels=queries.channels_for_topics(session, ws=ws, topics=topics),
+        channels=queries.channels_for_topics(session, ws=ws, topics=topics) if "channels" in needed else [],
     )
 
 

@@ -149,7 +149,8 @@ def deliver(client: WebClient, deps: Deps, enrolment_id: int, nudge_ids: list[in
             return False
         journey = deps.settings.journeys.get(row.journey)
         steps = [journey.step(n.step) if journey else None for n in nudges]
-        material = onboarding.material(s, row=row)
+        needed = set().union(*(step.placeholders for step in steps if step is not None))
+        material = onboarding.material(s, row=row, needed=needed)
         parts = [onboarding.render(step, material, base_url=base_url) for step in steps if step is not None]
         ask = any(step is not None and step.ask_topics for step in steps)
         choices = queries.tag_names_by_use(s, ws=Workspace.of(row)) if ask else None

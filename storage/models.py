@@ -96,6 +96,8 @@ class Question(SQLModel, table=True):
         Index("ix_questions_thread", "team_id", "channel", "thread_ts", "ts"),
         # A channel's week, for its digest.
         Index("ix_questions_channel_created", "team_id", "channel", "created_at"),
+        # Open questions of a window, for the experts' digests.
+        Index("ix_questions_open_created", "team_id", "status", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -265,7 +267,10 @@ class Assignment(SQLModel, table=True):
     """One expert asked about one question: the routing state, swept by the scheduler."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("question_id", "expert"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "expert"),
+        Index("ix_assignments_unsent", "status", "dm_ts"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
     enterprise_id: str = Field(default="", max_length=32)
@@ -325,6 +330,7 @@ class Nudge(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("enrolment_id", "step"),
         Index("ix_nudges_due", "status", "due_at"),
+        Index("ix_nudges_unsent", "status", "dm_ts"),  # claimed but not yet delivered: none, nearly always
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)

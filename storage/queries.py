@@ -451,14 +451,15 @@ def channels_for_topics(session: Session, *, ws: Workspace, topics: list[str], l
     public = list(session.exec(stmt))
     if not topics or not public:
         return public[:limit]
-    counted = (
+    counted = (  # driven by the tags: the cost follows the questions in these topics, not the whole channel
         select(Question.channel, func.count())
-        .join(QuestionTag, col(QuestionTag.question_id) == col(Question.id))
-        .where(Question.team_id == ws.team_id, col(Question.channel).in_(public), col(QuestionTag.tag).in_(topics))
+        .select_from(QuestionTag)
+        .join(Question, col(Question.id) == col(QuestionTag.question_id))
+        .where(QuestionTag.team_id == ws.team_id, col(QuestionTag.tag).in_(topics))
         .group_by(col(Question.channel))
         .order_by(func.count().desc())
     )
-    ranked = [c for c, _ in session.exec(counted)]
+    ranked = [c for c, _ in session.exec(counted) if c in public]
     return (ranked + [c for c in public if c not in ranked])[:limit]
 
 
@@ -527,6 +528,35 @@ def channel_questions(
     return list(session.exec(stmt))
 
 
+def open_channel_questions(
+    session: Session, *, ws: Workspace, channel_id: str, start: datetime, end: datetime, limit: int = 5
+) -> list[Question]:
+    """A channel's newest questions still waiting for an answer (not resolved as duplicates), asked in [start, end)."""
+    stmt = (
+        select(Question)
+        .where(Question.team_id == ws.team_id, Question.channel == channel_id, Question.status == QuestionStatus.OPEN)
+        .where(col(Question.duplicate_of).is_(None))
+        .where(col(Question.created_at) >= start, col(Question.created_at) < end)
+        .order_by(col(Question.created_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt))
+
+
+def channel_tag_counts(
+    session: Session, *, ws: Workspace, channel_id: str, start: datetime, end: datetime
+) -> dict[str, int]:
+    """How many of a channel's questions asked in [start, end) carry each tag (counted in SQL)."""
+    stmt = (
+        select(QuestionTag.tag, func.count())
+        .join(Question, col(Question.id) == col(QuestionTag.question_id))
+        .where(Question.team_id == ws.team_id, Question.channel == channel_id)
+        .where(col(Question.created_at) >= start, col(Question.created_at) < end)
+        .group_by(col(QuestionTag.tag))
+    )
+    return {tag: int(n) for tag, n in session.exec(stmt)}
+
+
 def tags_of_questions(session: Session, *, question_ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for start in range(0, len(question_ids), 500):
@@ -543,11 +573,16 @@ def open_questions_in_topics(
     """Open questions asked since `since` with any of `topics`, newest first."""
     if not topics:
         return []
-    tagged = select(QuestionTag.question_id).where(QuestionTag.team_id == ws.team_id, col(QuestionTag.tag).in_(topics))
+    # Walk the open questions of the window (ix_questions_open_created), checking each one's tags.
+    tagged = (
+        select(QuestionTag.id)
+        .where(col(QuestionTag.question_id) == col(Question.id), col(QuestionTag.tag).in_(topics))
+        .exists()
+    )
     stmt = (
         select(Question)
         .where(Question.team_id == ws.team_id, Question.status == QuestionStatus.OPEN)
-        .where(col(Question.created_at) >= since, col(Question.id).in_(tagged))
+        .where(col(Question.created_at) >= since, tagged)
         .order_by(col(Question.created_at).desc())
         .limit(limit)
     )
