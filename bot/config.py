@@ -140,9 +140,12 @@ class Settings:
         new_hires = get("PEERBOT_NEW_HIRES_CHANNEL")
         if new_hires and not _SLACK_ID.match(new_hires):
             problems.append(f"PEERBOT_NEW_HIRES_CHANNEL must be a channel id such as C0123ABCD, got {new_hires!r}")
-        day_text = get("PEERBOT_DIGEST_DAY", "mon").lower()[:3]
-        if day_text not in DAYS:
-            problems.append(f"PEERBOT_DIGEST_DAY must be a weekday such as mon or friday, got {day_text!r}")
+        day_raw = get("PEERBOT_DIGEST_DAY", "mon")
+        day_text = day_raw.lower()[:3]
+        full_names = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        if day_text not in DAYS or day_raw.lower() not in (*DAYS, *full_names):
+            problems.append(f"PEERBOT_DIGEST_DAY must be a weekday such as mon or friday, got {day_raw!r}")
+            day_text = "mon"
         at_text = get("PEERBOT_DIGEST_TIME", "09:00")
         at = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", at_text)
         if not at:
