@@ -126,7 +126,8 @@ def route(
         return _fall_back(session, question, rules) if question.route_round else Routed(nobody=True)
     question.route_round += 1
     routed = Routed()
-    for pick in ranked:
+    # Rows are updated in id order, so two questions routed at once to the same experts cannot deadlock.
+    for pick in sorted(ranked, key=lambda p: pool[p.user_id][0].id or 0):
         row, expert = pool[pick.user_id]
         routed.asked.append(_ask(session, question, ws, row, expert, rules, now, suggested_by=""))
     return routed

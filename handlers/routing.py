@@ -9,6 +9,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot import assignments
 from bot import experts as experts_domain
@@ -116,8 +118,9 @@ def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
     with deps.db() as s:
         a = s.get(Assignment, assignment_id)
         q = s.get(Question, a.question_id) if a else None
-        if a is None or q is None or a.status != AssignmentStatus.PENDING or a.dm_ts:
-            return
+        if a is None or q is None or not queries.claim_dm(s, assignment_id=assignment_id, now=deps.clock()):
+            return  # sent already, closed, or being sent right now by another request or the sweep
+        s.commit()
         topics = queries.question_tags(s, question_id=q.id or 0)
         earlier = queries.assignments_to(s, ws=Workspace.of(q), expert=a.expert)
         known = next((x.dm_channel for x in earlier if x.dm_channel), "")  # DM channel ids never change
@@ -134,7 +137,11 @@ def send_dm(client: WebClient, deps: Deps, assignment_id: int) -> None:
         log.warning("DM to %s failed: %s", a.expert, error)
         if error in UNREACHABLE:
             _unreachable(client, deps, assignment_id, error)
-        return  # anything else is retried by the sweep: the DM is still marked unsent
+        else:  # retried by the next sweep: the DM is still unsent, and no longer claimed
+            with deps.db() as s:
+                s.execute(update(Assignment).where(col(Assignment.id) == assignment_id).values(dm_claimed_at=None))
+                s.commit()
+        return
     with deps.db() as s:
         a = s.get(Assignment, assignment_id)
         if a is not None:

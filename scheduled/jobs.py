@@ -60,7 +60,7 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     now = deps.clock()
     done = {"resent": 0, "expired": 0, "woken": 0, "routed": 0}
     with deps.db() as s:
-        unsent = [a.id for a in queries.unsent_assignments(s) if a.id is not None]
+        unsent = [a.id for a in queries.unsent_assignments(s, now=now) if a.id is not None]
     for assignment_id in unsent:
         routing.send_dm(client, deps, assignment_id)
         done["resent"] += 1
@@ -70,6 +70,7 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
         for a in queries.due_assignments(s, now=now):
             if a.status == AssignmentStatus.SNOOZED:  # the hour is up: ask again, with a fresh DM
                 a.status, a.dm_ts, a.due_at = AssignmentStatus.PENDING, "", now + timedelta(hours=1)
+                a.dm_claimed_at = None
                 done["woken"] += 1
             else:
                 a.status, a.closed_at, a.reason = AssignmentStatus.EXPIRED, now, "no answer in time"
@@ -82,7 +83,7 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
             a.question_id for q in overdue for a in queries.assignments_for(s, question_id=q) if a.status in OPEN
         }
         waiting = [q.id for q in queries.questions_to_route(s, now=now) if q.id is not None]
-        woken = [a.id for a in queries.unsent_assignments(s) if a.id is not None]
+        woken = [a.id for a in queries.unsent_assignments(s, now=now) if a.id is not None]
     for a in stale:
         routing.settle_dm(client, deps, a, "No answer in time, so I've passed it on. No worries!")
     for assignment_id in woken:

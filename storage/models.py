@@ -283,6 +283,8 @@ class Assignment(SQLModel, table=True):
     suggested_by: str = Field(default="", max_length=32)
     dm_channel: str = Field(default="", max_length=32)
     dm_ts: str = Field(default="", max_length=32)
+    # Whoever sends the DM claims it first, so a request and the sweep never both send it.
+    dm_claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     reason: str = Field(default="", max_length=500)
     asked_at: datetime = _ts_col()
     due_at: datetime = _ts_col(index=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, true, union, update
@@ -35,6 +35,9 @@ from storage.models import (
     Vote,
     Workspace,
 )
+
+# A claimed DM not sent within this long (its sender died) may be claimed again.
+DM_CLAIM = timedelta(minutes=2)
 
 
 def insert_ignoring_duplicates(session: Session, model: type[SQLModel], values: dict[str, Any]) -> bool:
@@ -304,15 +307,28 @@ def due_assignments(session: Session, *, now: datetime, limit: int = 200) -> lis
     return list(session.exec(stmt))
 
 
-def unsent_assignments(session: Session, *, limit: int = 200) -> list[Assignment]:
-    """Assignments whose DM is still to be sent (a crash or a Slack failure came in between)."""
+def unsent_assignments(session: Session, *, now: datetime, limit: int = 200) -> list[Assignment]:
+    """Assignments whose DM is still to be sent (a crash or a Slack failure came in between), not being sent now."""
     stmt = (
         select(Assignment)
         .where(Assignment.status == AssignmentStatus.PENDING, Assignment.dm_ts == "")
+        .where(or_(col(Assignment.dm_claimed_at).is_(None), col(Assignment.dm_claimed_at) < now - DM_CLAIM))
         .order_by(col(Assignment.id))
         .limit(limit)
     )
     return list(session.exec(stmt))
+
+
+def claim_dm(session: Session, *, assignment_id: int, now: datetime) -> bool:
+    """Take the sending of an assignment's DM; False when it is sent, closed, or being sent by someone else."""
+    stmt = (
+        update(Assignment)
+        .where(col(Assignment.id) == assignment_id, col(Assignment.status) == AssignmentStatus.PENDING)
+        .where(col(Assignment.dm_ts) == "")
+        .where(or_(col(Assignment.dm_claimed_at).is_(None), col(Assignment.dm_claimed_at) < now - DM_CLAIM))
+        .values(dm_claimed_at=now)
+    )
+    return int(session.execute(stmt).rowcount) == 1  # type: ignore[attr-defined]
 
 
 def questions_to_route(session: Session, *, now: datetime, limit: int = 200) -> list[Question]:

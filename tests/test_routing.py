@@ -304,3 +304,22 @@ def test_private_questions_go_only_to_experts_in_the_channel(rig: Rig) -> None:
     rig.people.click(DANA, ids.SUGGEST, BOB, message=(rig.slack.dm_channel(DANA), dm["ts"]))
     assert "isn't in that private channel" in rig.slack.ephemerals(DANA)[-1]["text"]
     assert assignments(rig) == [(DANA, "pending", 1)] and rig.slack.dm_messages(BOB) == []
+
+
+def test_the_sweep_never_resends_a_dm_another_request_is_sending(rig: Rig, clock: Clock) -> None:
+    from sqlmodel import Session
+
+    experts(rig, DANA)
+    rig.people.post(ALICE, HELP, QUESTION)
+    assert len(rig.slack.dm_messages(DANA)) == 1
+    with Session(rig.engine) as s:  # as if a request had just claimed the DM and were still sending it
+        [a] = s.exec(select(Assignment)).all()
+        a.dm_ts, a.dm_claimed_at = "", clock.now
+        s.add(a)
+        s.commit()
+    assert escalate(rig.deps)["resent"] == 0 and len(rig.slack.dm_messages(DANA)) == 1
+    clock.advance(minutes=3)  # the sender died without sending: the claim lapses and the sweep sends it
+    escalate(rig.deps)
+    assert len(rig.slack.dm_messages(DANA)) == 2
+    escalate(rig.deps)
+    assert len(rig.slack.dm_messages(DANA)) == 2
