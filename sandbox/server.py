@@ -21,6 +21,7 @@ from sandbox.hooks import Hooks
 from sandbox.httpd import Reply, json_reply, make_handler
 from sandbox.methods import decode_args, dispatch
 from sandbox.readers import Readers
+from sandbox.socket_mode import SocketMode
 from sandbox.world import JSON, World
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Sandbox(Readers):
         bot_id: str = "BPEERBOT1",
         app_id: str = "APEERBOT1",
         bot_token: str = "xoxb-sandbox-token",
+        app_token: str = "xapp-sandbox-token",
         signing_secret: str = "sandbox-signing-secret",
         verification_token: str = "sandbox-verification-token",
         catalog: MethodCatalog | None = None,
@@ -66,12 +68,14 @@ class Sandbox(Readers):
             clock=clock,
         )
         self.bot_token = bot_token
+        self.app_token = app_token  # app-level: apps.connections.open only
         self.signing_secret = signing_secret
         self.verification_token = verification_token
         self.catalog = catalog
         self.strict = strict
         self.faults = Faults()
         self.hooks = Hooks(self.world)
+        self.socket_mode = SocketMode(self)
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._violations: list[str] = []
@@ -119,6 +123,7 @@ class Sandbox(Readers):
 
     def stop(self) -> None:
         self._stopping.set()  # releases delayed (faulted) answers
+        self.socket_mode.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -251,8 +256,10 @@ class Sandbox(Readers):
     def _answer(self, method: str, args: dict[str, Any], token: str | None) -> JSON:
         if not token:
             return {"ok": False, "error": "not_authed"}
-        if token != self.bot_token:
+        if token not in (self.bot_token, self.app_token):
             return {"ok": False, "error": "invalid_auth"}
+        if (token == self.app_token) != (method == "apps.connections.open"):
+            return {"ok": False, "error": "not_allowed_token_type"}
         if self.catalog is not None:
             problems = self.catalog.check(method, args)
             with self._lock:
@@ -268,6 +275,8 @@ class Sandbox(Readers):
                     "response_metadata": {"messages": problems},
                 }
         try:
+            if method == "apps.connections.open":
+                return {"ok": True, **self.socket_mode.open_url()}
             return dispatch(self.world, method, args)
         except Exception:  # a sandbox bug must not look like a Slack answer
             log.exception("sandbox failed on %s", method)
