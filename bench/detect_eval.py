@@ -2,8 +2,10 @@
 
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.detect import looks_like_question
 
@@ -45,11 +47,11 @@ def load(path: Path = DATA) -> list[tuple[str, bool]]:
     return [(str(row["text"]), bool(row["question"])) for row in rows]
 
 
-def evaluate(cases: list[tuple[str, bool]]) -> Scores:
+def evaluate(cases: list[tuple[str, bool]], detector: Callable[[str], bool] = looks_like_question) -> Scores:
     """Run the detector over every case and count agreements with the labels."""
     scores = Scores()
     for text, expected in cases:
-        got = looks_like_question(text)
+        got = detector(text)
         if got and expected:
             scores.tp += 1
         elif got:
@@ -70,6 +72,25 @@ def microseconds_per_call(texts: list[str], rounds: int = 20) -> float:
         for text in texts:
             looks_like_question(text)
     return (time.perf_counter() - start) * 1e6 / (rounds * len(texts))
+
+
+def has_question_mark(text: str) -> bool:
+    """The baseline: a message is a question when it contains a question mark."""
+    return "?" in text
+
+
+def run(scale: str = "small") -> dict[str, Any]:
+    """Scores of bot.detect and of the baseline on both sets, and µs per call (the sets are small: any scale)."""
+    out: dict[str, Any] = {"scale": scale, "baseline": "contains a question mark"}
+    for name, path in (("holdout", HOLDOUT), ("development", DATA)):
+        cases = load(path)
+        out[name] = {"messages": len(cases)}
+        for who, detector in (("ours", looks_like_question), ("baseline", has_question_mark)):
+            s = evaluate(cases, detector)
+            counts = {k: v for k, v in asdict(s).items() if k in ("tp", "fp", "tn", "fn")}
+            out[name][who] = {**counts, "precision": s.precision, "recall": s.recall, "f1": s.f1}
+    out["us_per_call"] = microseconds_per_call([text for text, _ in load(DATA)])
+    return out
 
 
 def main() -> None:

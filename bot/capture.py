@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from bot.text import ts_to_datetime
 from storage import queries
-from storage.models import Answer, FollowUp, Question, QuestionStatus, Workspace
+from storage.models import Answer, Channel, FollowUp, Question, QuestionStatus, Workspace
 
 MAX_TEXT = 40_000  # Slack's own limit on a message; anything longer is cut, not refused
 
@@ -48,6 +48,14 @@ def is_watched(session: Session, *, ws: Workspace, channel_id: str, configured: 
         return True
     row = queries.channel(session, ws=ws, channel_id=channel_id)
     return bool(row and row.watched)
+
+
+def watched_channel(
+    session: Session, *, ws: Workspace, channel_id: str, configured: frozenset[str]
+) -> tuple[bool, Channel | None]:
+    """Whether the channel is watched (as is_watched says), and its row: read once, for the tags too."""
+    row = queries.channel(session, ws=ws, channel_id=channel_id)
+    return channel_id in configured or bool(row and row.watched), row
 
 
 def capture_question(session: Session, *, msg: Message, source: Source, now: datetime) -> Question | None:

@@ -63,18 +63,36 @@ def best_answer(answers: Sequence[AnswerRow]) -> AnswerRow | None:
     return best if best.accepted or best.score >= 0 else None
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What features() needs of the asker's text, worked out once per search rather than once per candidate."""
+
+    title: str  # processed as rapidfuzz's default_process does
+    words: frozenset[str]
+    tags: frozenset[str]
+
+
+def _asked(query: str, query_tags: Collection[str]) -> _Asked:
+    words = frozenset(query_terms(query, limit=None))
+    return _Asked(default_process(title_of(query)), words, frozenset(t.lower() for t in query_tags))
+
+
+def _features(asked: _Asked, candidate: str, tags: Collection[str], bm25: float, top: float) -> tuple[float, ...]:
+    title = title_of(candidate)
+    alike = fuzz.token_sort_ratio(asked.title, default_process(title), processor=None) / 100
+    title_words = set(query_terms(title))
+    contained = len(title_words & asked.words) / len(title_words) if title_words else 0.0
+    a, b = asked.tags, {t.lower() for t in tags}
+    overlap = len(a & b) / len(a | b) if a | b else 0.0
+    return (bm25 / top if top > 0 else 0.0, alike, contained, overlap)
+
+
 def features(
     query: str, query_tags: Collection[str], candidate: str, tags: Collection[str], bm25: float, top: float
 ) -> tuple[float, ...]:
     """What the model sees of a candidate: its BM25 beside the best one's, how alike the titles are, how much of
     its title the asker's text contains, and the tags both share."""
-    title = title_of(candidate)
-    alike = fuzz.token_sort_ratio(title_of(query), title, processor=default_process) / 100
-    title_words = set(query_terms(title))
-    contained = len(title_words & set(query_terms(query, limit=None))) / len(title_words) if title_words else 0.0
-    a, b = {t.lower() for t in query_tags}, {t.lower() for t in tags}
-    overlap = len(a & b) / len(a | b) if a | b else 0.0
-    return (bm25 / top if top > 0 else 0.0, alike, contained, overlap)
+    return _features(_asked(query, query_tags), candidate, tags, bm25, top)
 
 
 def _logit(weights: Sequence[float], x: Sequence[float]) -> float:
@@ -107,6 +125,7 @@ def rank(
     for a in answers:
         by_question.setdefault(a.question_id, []).append(a)
     top = max((h.score for h in hits), default=0.0)
+    asked = _asked(text, tags)
     out: list[Suggestion] = []
     for hit in hits:
         row = rows.get(hit.question_id)
@@ -116,7 +135,7 @@ def rank(
             continue
         if row.is_private and row.channel not in private_channels:
             continue
-        x = features(text, tags, row.text, row.tags, hit.score, top)
+        x = _features(asked, row.text, row.tags, hit.score, top)
         logit = _logit(ranking.weights, x)
         age = max(now - best.created_at, timedelta(0))
         credibility = 1.0 if best.accepted else best.score / (best.score + 2)

@@ -6,19 +6,27 @@ from sqlmodel import Session
 
 from bot.tagging import Vocabulary, load_yaml_vocabulary, tags_for
 from storage import queries
-from storage.models import Question, Workspace
+from storage.models import Channel, Question, Workspace
 
 
 def vocabulary(session: Session, *, ws: Workspace) -> Vocabulary:
     return Vocabulary(queries.vocabulary(session, ws=ws))
 
 
-def tag_question(session: Session, *, question: Question) -> list[str]:
-    """Find and store a question's tags; new hashtags join the vocabulary."""
+def channel_defaults(channel: Channel | None) -> list[str]:
+    """The default tags a channel gives its questions."""
+    return [t for t in (channel.default_tags.split(",") if channel else []) if t.strip()]
+
+
+def tag_question(session: Session, *, question: Question, defaults: list[str] | None = None) -> list[str]:
+    """Find and store a question's tags; new hashtags join the vocabulary.
+
+    `defaults` are its channel's default tags, when the caller has read the channel already.
+    """
     ws = Workspace.of(question)
     vocab = vocabulary(session, ws=ws)
-    channel = queries.channel(session, ws=ws, channel_id=question.channel)
-    defaults = [t for t in (channel.default_tags.split(",") if channel else []) if t.strip()]
+    if defaults is None:
+        defaults = channel_defaults(queries.channel(session, ws=ws, channel_id=question.channel))
     tags = tags_for(question.text, vocabulary=vocab, channel_defaults=defaults)[:10]
     for tag in tags:
         if vocab.canonical(tag) is None:

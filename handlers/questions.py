@@ -10,12 +10,12 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 from sqlmodel import Session
 
-from bot.capture import Message, Source, capture_question, is_watched
+from bot.capture import Message, Source, capture_question, watched_channel
 from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
-from bot.topics import tag_question
+from bot.topics import channel_defaults, tag_question
 from handlers import answers, ids, suggestions
-from handlers.common import channel_is_private, claim, deps_of, slack_call, workspace_of
+from handlers.common import claim, deps_of, known_channel, slack_call, workspace_of
 from handlers.routing import announce_capture, route_question
 from storage.models import Question
 
@@ -70,22 +70,24 @@ def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltCon
     )
     deps = deps_of(context)
     with deps.db() as s:
-        if not is_watched(s, ws=msg.ws, channel_id=msg.channel, configured=deps.settings.watched_channels):
+        configured = deps.settings.watched_channels
+        watched, row = watched_channel(s, ws=msg.ws, channel_id=msg.channel, configured=configured)
+        if not watched:
             return
-        captured = _capture(s, msg, Source.IMPLICIT, body, context)
+        captured = _capture(s, msg, Source.IMPLICIT, body, context, channel_defaults(row))
     if captured:
         _follow_up(client, context, *captured, react=True)
 
 
 def _capture(
-    s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext
+    s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext, defaults: list[str]
 ) -> tuple[Question, list[str]] | None:
-    """Store the question and its topics, in one transaction with the event's claim."""
+    """Store the question and its topics (`defaults`: its channel's), in one transaction with the event's claim."""
     question = capture_question(s, msg=msg, source=source, now=deps_of(context).clock())
     if question is None or not claim(s, body, context):
         s.rollback()
         return None
-    tags = tag_question(s, question=question)
+    tags = tag_question(s, question=question, defaults=defaults)
     s.commit()
     log.info("captured question %s in %s (%s)", question.ts, question.channel, source)
     return question, tags
@@ -96,7 +98,7 @@ def _follow_up(client: WebClient, context: BoltContext, question: Question, tags
     if react:
         acknowledge(client, context, question)
     deps = deps_of(context)
-    if suggestions.offer(client, deps, question.id or 0, tags):
+    if suggestions.offer(client, deps, question.id or 0, tags, question):
         status = "Colleagues answered similar questions: see the thread. If none solves it, press *Still need help*."
         announce_capture(client, question, tags, status)
         return
@@ -128,6 +130,7 @@ def capture_explicit(
     thread_ts = message.get("thread_ts")
     deps = deps_of(context)
     with deps.db() as s:
+        row = known_channel(client, context, s, channel)
         msg = Message(
             ws=workspace_of(context),
             channel=channel,
@@ -135,9 +138,9 @@ def capture_explicit(
             author=str(author),
             text=text if text is not None else message_text(message),
             thread_ts=str(thread_ts) if thread_ts else None,
-            is_private=channel_is_private(client, context, s, channel),
+            is_private=True if row is None else row.is_private,  # unknown counts as private
         )
-        captured = _capture(s, msg, source, body, context)
+        captured = _capture(s, msg, source, body, context, channel_defaults(row))
     if captured is None:
         return None
     _follow_up(client, context, *captured, react=react)

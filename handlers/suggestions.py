@@ -8,12 +8,14 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from bot import knowledge, search
 from bot.deps import Deps, search_index
-from bot.text import escape, truncate
+from bot.text import archive_link, escape, truncate
 from handlers import blocks, ids
-from handlers.common import deps_of, permalink, slack_call, tell_clicker
+from handlers.common import deps_of, permalink, slack_call, tell_clicker, workspace_url
 from handlers.routing import route_question
 from storage import queries
 from storage.models import Answer, Question, QuestionStatus, Workspace
@@ -28,11 +30,14 @@ def register(app: App) -> None:
     app.action(ids.NEEDS_UPDATE)(handle_freshness)
 
 
-def offer(client: WebClient, deps: Deps, question_id: int, tags: list[str]) -> bool:
-    """Offer up to 3 past Q&As in the new question's thread; True when offered (routing then waits)."""
+def offer(client: WebClient, deps: Deps, question_id: int, tags: list[str], question: Question | None = None) -> bool:
+    """Offer up to 3 past Q&As in the new question's thread; True when offered (routing then waits).
+
+    `question` is the row just captured, when the caller has it (saves reading it again).
+    """
     now = deps.clock()
     with deps.db() as s:
-        q = s.get(Question, question_id)
+        q = question if question is not None and question.id == question_id else s.get(Question, question_id)
         if q is None:
             return False
         found = search.suggest(
@@ -41,24 +46,49 @@ def offer(client: WebClient, deps: Deps, question_id: int, tags: list[str]) -> b
         )  # fmt: skip
         if not found:
             return False
+        held = list(s.exec(select(Answer).where(col(Answer.id).in_([f.answer_id for f in found]))))
+        # The answers are now in the session: due_for_check reads none of them again.
         stale = knowledge.due_for_check(s, found, now=now, max_age=timedelta(days=deps.settings.freshness_days))
-        q.suggested_at, q.route_at = now, now + timedelta(minutes=deps.settings.suggest_wait_minutes)
-        s.add(q)
+        del held
+        route_at = now + timedelta(minutes=deps.settings.suggest_wait_minutes)
+        marked = s.execute(
+            update(Question).where(col(Question.id) == question_id).values(suggested_at=now, route_at=route_at)
+        )
+        if not marked.rowcount:  # type: ignore[attr-defined]  # deleted meanwhile
+            s.rollback()
+            return False
+        threads = _threads(s, [f.question_id for f in found] + [a.question_id for a in stale])
         s.commit()
         stale_checks = [(a.id or 0, a.author, a.text, a.channel, a.ts, _question_text(s, a)) for a in stale]
-        q = q.model_copy()
-    links = {f.question_id: permalink(client, f.channel, f.ts) for f in found}
+        q = q.model_copy(update={"suggested_at": now, "route_at": route_at})
+    base = workspace_url(client)
+    links = {f.question_id: _link(client, base, f.channel, f.ts, threads.get(f.question_id, "")) for f in found}
     text = "Colleagues answered similar questions before: " + "; ".join(escape(truncate(f.title, 80)) for f in found)
     offered = blocks.suggestions(question_id=question_id, found=found, permalinks=links)
     slack_call(client.chat_postMessage, channel=q.channel, thread_ts=q.thread_ts, text=text, blocks=offered)
-    for answer_id, author, answer, channel, ts, asked in stale_checks:
-        _ask_freshness(client, deps, q, answer_id, author, answer, asked, permalink(client, channel, ts), tags)
+    for (answer_id, author, answer, channel, ts, asked), a in zip(stale_checks, stale, strict=True):
+        link = _link(client, base, channel, ts, threads.get(a.question_id, ""))
+        _ask_freshness(client, deps, q, answer_id, author, answer, asked, link, tags)
     return True
+
+
+def _threads(s: Session, question_ids: list[int]) -> dict[int, str]:
+    """The thread_ts of each question."""
+    stmt = select(Question.id, Question.thread_ts).where(col(Question.id).in_(question_ids))
+    return {int(i or 0): thread_ts for i, thread_ts in s.exec(stmt)}
 
 
 def _question_text(s: Any, answer: Answer) -> str:
     question = s.get(Question, answer.question_id)
     return question.text if question else ""
+
+
+def _link(client: WebClient, base: str, channel: str, ts: str, thread_ts: str) -> str:
+    """A message's permalink, as chat.getPermalink gives it, built from the workspace URL (a call when unknown)."""
+    if not base:
+        return permalink(client, channel, ts)
+    link = archive_link(base, channel, ts)
+    return f"{link}?thread_ts={thread_ts}&cid={channel}" if link and thread_ts and thread_ts != ts else link
 
 
 def _ask_freshness(client: WebClient, deps: Deps, q: Question, answer_id: int, author: str, answer: str,
