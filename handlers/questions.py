@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from bot.capture import Message, Source, capture_question, watched_channel
+from bot.deps import Deps
 from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
 from bot.topics import channel_defaults, tag_question
@@ -18,6 +21,9 @@ from handlers import answers, ids, suggestions
 from handlers.common import claim, deps_of, known_channel, slack_call, workspace_of
 from handlers.routing import announce_capture, route_question
 from storage.models import Question
+
+# How long a capturing request has to follow its question up before the routing sweep does it instead.
+FOLLOW_UP_DEADLINE = timedelta(minutes=2)
 
 log = logging.getLogger("peerbot.questions")
 
@@ -83,31 +89,43 @@ def _capture(
     s: Session, msg: Message, source: Source, body: dict[str, Any], context: BoltContext, defaults: list[str]
 ) -> tuple[Question, list[str]] | None:
     """Store the question and its topics (`defaults`: its channel's), in one transaction with the event's claim."""
-    question = capture_question(s, msg=msg, source=source, now=deps_of(context).clock())
+    now = deps_of(context).clock()
+    question = capture_question(s, msg=msg, source=source, now=now)
     if question is None or not claim(s, body, context):
         s.rollback()
         return None
     tags = tag_question(s, question=question, defaults=defaults)
+    question.route_at = now + FOLLOW_UP_DEADLINE  # if this request dies before following up, the sweep will
+    s.add(question)
     s.commit()
     log.info("captured question %s in %s (%s)", question.ts, question.channel, source)
     return question, tags
 
 
 def _follow_up(client: WebClient, context: BoltContext, question: Question, tags: list[str], *, react: bool) -> None:
-    """After the commit: the 👀, then answers colleagues already gave, else routing to experts."""
+    follow_up(client, deps_of(context), question, tags, react=react)
+
+
+def follow_up(client: WebClient, deps: Deps, question: Question, tags: list[str], *, react: bool) -> None:
+    """After the capture's commit: the 👀, then answers colleagues already gave, else routing to experts.
+
+    Also run by the routing sweep for a question whose capturing request died before getting here.
+    """
     if react:
-        acknowledge(client, context, question)
-    deps = deps_of(context)
+        acknowledge(client, deps, question)
     if suggestions.offer(client, deps, question.id or 0, tags, question):
         status = "Colleagues answered similar questions: see the thread. If none solves it, press *Still need help*."
         announce_capture(client, question, tags, status)
-        return
-    route_question(client, deps, question.id or 0, announce=True, topics=tags)
+    else:
+        route_question(client, deps, question.id or 0, announce=True, topics=tags)
+    with deps.db() as s:
+        s.execute(update(Question).where(col(Question.id) == question.id).values(followed_up_at=deps.clock()))
+        s.commit()
 
 
-def acknowledge(client: WebClient, context: BoltContext, question: Question) -> None:
+def acknowledge(client: WebClient, deps: Deps, question: Question) -> None:
     """A light touch: a 👀 reaction, never a noisy reply."""
-    emoji = deps_of(context).settings.ack_emoji
+    emoji = deps.settings.ack_emoji
     slack_call(client.reactions_add, channel=question.channel, timestamp=question.ts, name=emoji)
 
 

@@ -14,7 +14,7 @@ from bot import onboarding as journeys
 from bot.assignments import OPEN
 from bot.chart import weekly_activity_png
 from bot.deps import Deps
-from handlers import blocks, home, onboarding, routing
+from handlers import blocks, home, onboarding, questions, routing
 from handlers.common import slack_call, workspace_url
 from storage import queries
 from storage.fulltext import prune_changes
@@ -28,6 +28,7 @@ from storage.models import (
     EnrolmentStatus,
     Nudge,
     NudgeStatus,
+    Question,
     Workspace,
 )
 
@@ -89,7 +90,15 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     for assignment_id in woken:
         routing.send_dm(client, deps, assignment_id)
     for question_id in sorted((overdue - still_open) | set(waiting)):
-        routing.route_question(client, deps, question_id)
+        with deps.db() as s:
+            q = s.get(Question, question_id)
+            unfinished = q is not None and q.followed_up_at is None
+            tags = queries.question_tags(s, question_id=question_id) if unfinished else []
+        if q is not None and unfinished:  # its capturing request died before following it up: do it now
+            log.warning("question %s was never followed up by the request that captured it: doing it now", q.id)
+            questions.follow_up(client, deps, q, tags, react=True)
+        else:
+            routing.route_question(client, deps, question_id)
         done["routed"] += 1
     if any(done.values()):
         log.info("routing sweep: %s", done)

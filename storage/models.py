@@ -119,6 +119,9 @@ class Question(SQLModel, table=True):
     duplicate_of: int | None = None
     reused_answer_id: int | None = Field(default=None, index=True)
     suggested_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # Set once the capture's follow-up (👀, suggestions or routing, the asker's note) is done; until then
+    # route_at holds a deadline after which the routing sweep finishes it (the request may have died).
+    followed_up_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = _ts_col()
     updated_at: datetime = _ts_col()
 

@@ -323,3 +323,30 @@ def test_the_sweep_never_resends_a_dm_another_request_is_sending(rig: Rig, clock
     assert len(rig.slack.dm_messages(DANA)) == 2
     escalate(rig.deps)
     assert len(rig.slack.dm_messages(DANA)) == 2
+
+
+def test_a_question_whose_request_died_before_following_up_is_followed_up_by_the_sweep(
+    rig: Rig, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers import questions
+
+    experts(rig, DANA)
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the replica died here")
+
+    monkeypatch.setattr(questions, "route_question", dies)
+    first = rig.people.post(ALICE, HELP, QUESTION)
+    delivery = rig.people.last
+    assert delivery is not None and delivery.status >= 500  # Slack will retry
+    monkeypatch.undo()
+    assert rig.people.redeliver(delivery).status == 200  # the retry finds the question stored: nothing more
+    assert assignments(rig) == [] and escalate(rig.deps)["routed"] == 0
+    clock.advance(minutes=3)  # the capture's deadline passes: the sweep finishes the follow-up, once
+    escalate(rig.deps)
+    assert assignments(rig) == [(DANA, "pending", 1)] and len(rig.slack.dm_messages(DANA)) == 1
+    assert len(rig.slack.reactions(HELP, first)) == 1
+    assert any("Peerbot kept your question" in str(e.get("blocks")) for e in rig.slack.ephemerals(ALICE))
+    clock.advance(minutes=3)
+    escalate(rig.deps)
+    assert len(rig.slack.dm_messages(DANA)) == 1 and rig.rows(Question)[0].followed_up_at is not None
