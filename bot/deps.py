@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import Settings
+from bot.metrics import CountCalls, CountRetries
 from storage.db import SessionFactory, make_engine, session_factory
 from storage.fulltext import FullTextIndex, open_index
 
@@ -28,14 +29,18 @@ def utc_now() -> datetime:
 
 
 def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
-    """A Web client that retries Slack's 429s (honouring Retry-After), 5xx and dropped connections."""
+    """A Web client that retries Slack's 429s (honouring Retry-After), 5xx and dropped connections.
+
+    Every attempt and retry is counted for /metrics (Bolt's per-request clients share these handlers).
+    """
     return WebClient(
         token=token if token is not None else settings.bot_token,
         timeout=15,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
+            CountCalls(),
+            CountRetries(ConnectionErrorRetryHandler(max_retry_count=2), "connection_error"),
+            CountRetries(RateLimitErrorRetryHandler(max_retry_count=3), "rate_limited"),
+            CountRetries(ServerErrorRetryHandler(max_retry_count=2), "server_error"),
         ],
         logger=logging.getLogger("peerbot.slack"),
         base_url=settings.slack_api_url or WebClient.BASE_URL,

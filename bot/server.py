@@ -1,9 +1,13 @@
-"""HTTP mode: a WSGI front for the Bolt app (401 bad signature, 400 malformed body), served by waitress."""
+"""HTTP mode: a WSGI front for the Bolt app (401 bad signature, 400 malformed body), served by waitress.
+
+Also /healthz (200 while the database answers) and /metrics (Prometheus text format).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +17,13 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot import metrics
 from bot.deps import Deps
 
 log = logging.getLogger("peerbot.http")
 
 EVENTS_PATH = "/slack/events"
+METRICS_PATH = "/metrics"
 MAX_BODY = 1_000_000  # Slack's payloads are far smaller; refuse anything bigger without reading it
 
 
@@ -32,47 +38,156 @@ def _error(status: int, message: str) -> Reply:
     return Reply(status, json.dumps({"error": message}))
 
 
-def well_formed(body: str, content_type: str) -> bool:
-    """Does the body parse the way Slack sends it (JSON events, form commands, form `payload=` JSON)?"""
+def parse(body: str, content_type: str) -> dict[str, Any] | None:
+    """The payload, parsed the way Slack sends it (JSON events, form commands, form `payload=` JSON), or None."""
     try:
         if content_type.startswith("application/json") or body.lstrip().startswith("{"):
-            return isinstance(json.loads(body), dict)
-        form = dict(parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)))
-        if "payload" in form:
-            return isinstance(json.loads(form["payload"]), dict)
-        return bool(form)
-    except ValueError:
+            parsed = json.loads(body)
+        else:
+            form = dict(parse_qsl(body, keep_blank_values=True, strict_parsing=bool(body)))
+            parsed = json.loads(form["payload"]) if "payload" in form else form or None
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def well_formed(body: str, content_type: str) -> bool:
+    """Does the body parse the way Slack sends it?"""
+    return parse(body, content_type) is not None
+
+
+_ID = (str, type(None))
+_OBJECT_OR_ID = (str, dict, type(None))
+# Fields Bolt reads before any listener runs (ids, routing): the types Slack documents for them.
+_SHAPE: dict[str, tuple[type, ...]] = {
+    "type": _ID, "team_id": _ID, "enterprise_id": _ID, "api_app_id": _ID, "event_id": _ID, "user_id": _ID,
+    "channel_id": _ID, "callback_id": _ID, "command": _ID, "thread_ts": _ID, "user_team": _ID,
+    "team": _OBJECT_OR_ID, "enterprise": _OBJECT_OR_ID, "user": _OBJECT_OR_ID, "channel": _OBJECT_OR_ID,
+    "event": (dict, type(None)), "view": (dict, type(None)), "message": (dict, type(None)),
+    "previous_message": (dict, type(None)), "item": (dict, type(None)), "authorizations": (list, type(None)),
+    "actions": (list, type(None)), "is_enterprise_install": (bool, str, type(None)),
+    "is_ext_shared_channel": (bool, type(None)),
+}  # fmt: skip
+_NESTED = ("event", "message", "previous_message", "item", "view", "team", "enterprise", "user", "channel")
+
+
+def slack_shaped(payload: dict[str, Any], depth: int = 0) -> bool:
+    """Do the fields Bolt itself relies on have Slack's types? (Listeners check the rest.)"""
+    for key, allowed in _SHAPE.items():
+        if not isinstance(payload.get(key), allowed):
+            return False
+    if any(key in payload and not isinstance(payload[key], dict) for key in ("event", "view")):
+        return False  # Bolt reads them with .get(key, {})
+    for key in ("id", "app_installed_team_id"):
+        if not isinstance(payload.get(key), _ID):
+            return False
+    authorizations = payload.get("authorizations") or []
+    if authorizations and not (isinstance(authorizations[0], dict) and slack_shaped(authorizations[0], depth + 1)):
         return False
+    event = payload.get("event")
+    if isinstance(event, dict) and not isinstance(event.get("type"), str):
+        return False
+    nested = [payload.get(key) for key in _NESTED]
+    if not all(slack_shaped(inner, depth + 1) for inner in nested if isinstance(inner, dict) and depth < 3):
+        return False
+    return depth > 0 or _bolt_can_read(payload)
+
+
+def _bolt_can_read(payload: dict[str, Any]) -> bool:
+    """Bolt's own readers (listener arguments, context ids) must not trip over the payload."""
+    from slack_bolt.context import BoltContext
+    from slack_bolt.request import payload_utils
+    from slack_bolt.request.internals import build_context
+
+    readers = ("to_options", "to_shortcut", "to_action", "to_view", "to_command", "to_event", "to_message", "to_step")
+    try:
+        for name in readers:
+            getattr(payload_utils, name)(payload)
+        build_context(BoltContext(), payload)
+    except (LookupError, TypeError, AttributeError, ValueError):
+        return False
+    return True
+
+
+def for_bolt(text: str, content_type: str) -> tuple[str, str]:
+    """The body and content type to hand Bolt, so that it parses the request exactly as `parse` did.
+
+    Bolt reads a body as JSON only for `application/json` or a leading `{`, and takes any form whose text
+    contains "payload" (a slash command's words, say) for an interactivity payload.
+    """
+    if text.lstrip().startswith("{") or content_type.startswith("application/json"):
+        return text.strip(), "application/json"
+    if "payload" in text and "payload" not in dict(parse_qsl(text, keep_blank_values=True)):
+        text = text.replace("payload", "%70ayload")
+    return text, "application/x-www-form-urlencoded"
 
 
 def handle_events(app: App, secret: str, body: bytes, headers: Mapping[str, str]) -> Reply:
     """Check and dispatch one request from Slack. Used by the WSGI app and, in process, by tests."""
+    reply = _check_and_dispatch(app, secret, body, headers)
+    metrics.REQUESTS.inc(status=str(reply.status))
+    return reply
+
+
+def _check_and_dispatch(app: App, secret: str, body: bytes, headers: Mapping[str, str]) -> Reply:
     lower = {k.lower(): v for k, v in headers.items()}
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return _error(400, "body is not UTF-8")
-    verifier = SignatureVerifier(secret)
-    if not verifier.is_valid(text, lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")):
-        return _error(401, "invalid signature or stale timestamp")
-    if not well_formed(text, lower.get("content-type", "")):
-        return _error(400, "malformed body")
-    response = app.dispatch(BoltRequest(body=text, headers={k: [v] for k, v in lower.items()}))
+        return _rejected(400, "body is not UTF-8")
+    if not signed(secret, text, lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")):
+        return _rejected(401, "invalid signature or stale timestamp")
+    payload = parse(text, lower.get("content-type", ""))
+    if payload is None:
+        return _rejected(400, "malformed body")
+    if not slack_shaped(payload):
+        return _rejected(400, "unexpected payload shape")
+    text, lower["content-type"] = for_bolt(text, lower.get("content-type", ""))
+    started = time.perf_counter()
+    try:
+        request = BoltRequest(body=text, headers={k: [v] for k, v in lower.items()})
+    except Exception:
+        log.warning("request rejected status=400 reason=unreadable_payload", exc_info=True)
+        return _error(400, "unexpected payload shape")
+    try:
+        response = app.dispatch(request)
+    except Exception:
+        # Bolt catches listener errors itself; this is a last resort, answered like them so Slack retries.
+        metrics.ERRORS.inc(type="dispatch")
+        log.exception("request failed outside the listeners after %.1f ms", (time.perf_counter() - started) * 1000)
+        return _error(500, "internal error")
     content_type = (response.headers.get("content-type") or ["application/json"])[0]
     return Reply(response.status, response.body or "", content_type)
+
+
+def signed(secret: str, body: str, timestamp: str, signature: str) -> bool:
+    """Slack's signature over the body, made within the last five minutes (a missing or odd timestamp: no)."""
+    if not timestamp.strip().isdigit():
+        return False
+    try:
+        return SignatureVerifier(secret).is_valid(body, timestamp.strip(), signature)
+    except ValueError:
+        return False
+
+
+def _rejected(status: int, message: str) -> Reply:
+    log.info("request rejected status=%s reason=%s", status, message.replace(" ", "_"))
+    return _error(status, message)
 
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def wsgi_app(app: App, deps: Deps) -> WSGIApp:
-    """/slack/events for Slack, /healthz for load balancers (200 when the database answers)."""
+    """/slack/events for Slack, /healthz for load balancers (200 when the database answers), /metrics."""
     secret = deps.settings.signing_secret
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method == "GET":
             reply = Reply(200, '{"ok": true}') if _db_ok(deps) else _error(503, "database unreachable")
+        elif path == METRICS_PATH and method == "GET":
+            reply = Reply(200, metrics.REGISTRY.render(), metrics.CONTENT_TYPE)
         elif path != EVENTS_PATH:
             reply = _error(404, "not found")
         elif method != "POST":
