@@ -252,10 +252,25 @@ def modal_text(view: dict[str, Any]) -> str:
 
 
 def post_answer(client: WebClient, deps: Deps, q: Question, user: str, text: str, *, via: str) -> None:
-    """An answer typed into Peerbot: posted in the thread under the person's name, recorded, everyone told."""
-    posted = client.chat_postMessage(
-        channel=q.channel, thread_ts=q.thread_ts, text=blocks.thread_answer(expert=user, text=text)
-    )
+    """An answer typed into Peerbot: posted in the thread under the person's name, recorded, everyone told.
+
+    If Slack refuses the post even after the client's retries, the answer goes back to its author by DM,
+    so what they wrote is never lost.
+    """
+    try:
+        posted = client.chat_postMessage(
+            channel=q.channel, thread_ts=q.thread_ts, text=blocks.thread_answer(expert=user, text=text)
+        )
+    except SlackApiError as e:
+        error = str(e.response.get("error"))
+        log.error("could not post %s's answer to question %s: %s", user, q.id, error)
+        slack_call(
+            client.chat_postMessage,
+            channel=user,
+            text=f"Sorry, Slack would not take your answer to <@{q.author}>'s question in <#{q.channel}> ({error})."
+            f" Here it is, so nothing is lost; please try again in a moment:\n{quote(text)}",
+        )
+        return
     msg = Message(
         ws=Workspace.of(q), channel=q.channel, ts=str(posted["ts"]), author=user, text=text, thread_ts=q.thread_ts
     )

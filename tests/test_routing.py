@@ -350,3 +350,16 @@ def test_a_question_whose_request_died_before_following_up_is_followed_up_by_the
     clock.advance(minutes=3)
     escalate(rig.deps)
     assert len(rig.slack.dm_messages(DANA)) == 1 and rig.rows(Question)[0].followed_up_at is not None
+
+
+def test_an_answer_slack_refuses_goes_back_to_its_author(rig: Rig, clock: Clock) -> None:
+    experts(rig, DANA)
+    rig.people.post(ALICE, HELP, QUESTION)
+    dm = dm_of(rig, DANA)
+    rig.people.click(DANA, ids.ANSWER, message=(rig.slack.dm_channel(DANA), dm["ts"]))
+    [modal] = rig.slack.open_modals(DANA)
+    rig.slack.inject("chat.postMessage", status=500, times=3)  # more than the client's retries
+    rig.people.submit(DANA, modal, {ids.ANSWER_BLOCK: {ids.ANSWER_INPUT: "Rotate it with vault."}})
+    assert rig.rows(Answer) == [] and assignments(rig) == [(DANA, "pending", 1)]  # nothing half-done
+    back = rig.slack.dm_messages(DANA)[-1]["text"]
+    assert "would not take your answer" in back and "Rotate it with vault." in back
