@@ -22,16 +22,14 @@ from handlers import commands, digests, experts, home, onboarding, questions, ra
 log = logging.getLogger("peerbot")
 event_log = logging.getLogger("peerbot.events")
 
-STARTED = "peerbot_started"  # request context keys set by ObserveRequests
+STARTED = "peerbot_started"  # request context keys set by Front
 KIND = "peerbot_kind"
 
 
 def register_all(app: App, deps: Deps) -> None:
     """Wire every feature into `app`. Order matters: Bolt runs the first matching listener only."""
 
-    app.middleware(ObserveRequests())
-    app.middleware(RejectMalformed())
-    app.middleware(InjectDeps(deps))
+    app.middleware(Front(deps))
     app.listener_runner.listener_completion_handler = LogCompletion()
     questions.register(app)
     ratings.register(app)
@@ -44,26 +42,6 @@ def register_all(app: App, deps: Deps) -> None:
     home.register(app)
     app.event(re.compile(".*"))(handle_unknown_event)
     app.error(handle_error)
-
-
-class InjectDeps(Middleware):
-    """Puts Deps into every request's context (a class: Bolt calls it without building listener arguments)."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-
-    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
-        req.context["deps"] = self.deps
-        return next()
-
-
-class ObserveRequests(Middleware):
-    """Starts each request's clock and names its kind; LogCompletion writes its one log line and metrics."""
-
-    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
-        req.context[STARTED] = time.perf_counter()
-        req.context[KIND] = request_kind(req.body)
-        return next()
 
 
 _LABEL = re.compile(r"[a-z][a-z0-9_.]{0,47}")
@@ -241,16 +219,24 @@ def _state_fits(values: Any) -> bool:
     return True
 
 
-class RejectMalformed(Middleware):
-    """A request missing what its listeners read (or with the wrong types) is answered 400 and stores nothing."""
+class Front(Middleware):
+    """Every request, in one middleware (each costs a call per event): Deps into the context, the request's
+    clock and kind started for LogCompletion, and a request missing what its listeners read (or with the
+    wrong types) answered 400, storing nothing."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
-        kind = str(req.context.get(KIND) or request_kind(req.body))
+        context = req.context
+        context[STARTED] = time.perf_counter()
+        kind = context[KIND] = request_kind(req.body)
         try:
             shaped = well_shaped(req.body, kind)
         except RecursionError:  # nested deeper than any payload Slack sends
             shaped = False
-        if shaped and (req.context.team_id or kind == "url_verification"):
+        if shaped and (context.team_id or kind == "url_verification"):
+            context["deps"] = self.deps
             return next()
         event_id = req.body.get("event_id")
         event_log.warning(
