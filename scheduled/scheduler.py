@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot import metrics
 from bot.deps import Deps
 from scheduled import jobs
 from scheduled.leader import Leadership
@@ -62,7 +63,8 @@ def build_scheduler(deps: Deps, leadership: Leader | None = None) -> BackgroundS
             if not lead.is_leader():
                 return None
             try:
-                return job(deps)
+                with metrics.timed_sweep(getattr(job, "__name__", "sweep")):  # /metrics: sweep durations
+                    return job(deps)
             except Exception:
                 # Logged with its traceback; the next tick runs as usual (the database says what is still due).
                 log.exception("scheduled job %s failed", getattr(job, "__name__", job))

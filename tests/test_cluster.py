@@ -614,11 +614,15 @@ def test_three_replicas_duplicates_retries_and_a_killed_leader(
     assert lock_holders == 1
 
     # A request killed after storing its question leaves the follow-up to the routing sweep (after a deadline):
-    # such questions are marked unfinished, with the sweep's deadline set, so none is lost.
+    # such questions are marked unfinished, with the sweep's deadline set, unless the request got as far as
+    # routing or suggesting (then the sweep resends any unsent DM): none is lost. Only its 👀 or note may be.
     unfinished = {q.ts for q in questions if q.followed_up_at is None}
     never_followed_up = missing_eyes | {q.ts for q in questions if str(q.id) in missing_notes}
     assert never_followed_up <= unfinished, "questions neither followed up nor left for the sweep"
-    assert all(q.route_at is not None for q in questions if q.ts in unfinished)
+    routed = {a.question_id for a in assignments}
+    for q in questions:
+        if q.ts in unfinished:
+            assert q.route_at is not None or q.id in routed or q.suggested_at or q.status != "open", q.ts
     assert not unexplained, f"expert DMs posted twice (assignment id: times): {unexplained}"
 
 
