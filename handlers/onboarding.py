@@ -242,9 +242,8 @@ def handle_snooze(ack: Ack, body: dict[str, Any], context: BoltContext, client: 
     found = _clicked(body, context, client)
     if found is None:
         return
-    row, _ = found
+    row, nudges = found
     with deps.db() as s:
-        nudges = [n for n in queries.nudges_of(s, enrolment_id=row.id or 0) if n.id in {x.id for x in found[1]}]
         if row.status != EnrolmentStatus.ACTIVE or any(n.status != NudgeStatus.SENT for n in nudges):
             tell_clicker(client, body, "Nothing to snooze here any more.")
             return

@@ -268,22 +268,6 @@ def open_assignment_counts(session: Session, *, ws: Workspace, users: list[str])
     return {user: int(n) for user, n in session.exec(stmt)}
 
 
-def topic_votes(
-    session: Session, *, ws: Workspace, users: list[str], topics: list[str]
-) -> dict[tuple[str, str], list[float]]:
-    """Vote weights on each person's answers, per topic of the question answered."""
-    stmt = (
-        select(Answer.author, QuestionTag.tag, Vote.weight)
-        .join(Vote, col(Vote.answer_id) == col(Answer.id))
-        .join(QuestionTag, col(QuestionTag.question_id) == col(Answer.question_id))
-        .where(Answer.team_id == ws.team_id, col(Answer.author).in_(users), col(QuestionTag.tag).in_(topics))
-    )
-    out: dict[tuple[str, str], list[float]] = {}
-    for author, tag, weight in session.exec(stmt):
-        out.setdefault((author, tag), []).append(float(weight))
-    return out
-
-
 def assignments_for(session: Session, *, question_id: int) -> list[Assignment]:
     stmt = select(Assignment).where(Assignment.question_id == question_id).order_by(col(Assignment.id))
     return list(session.exec(stmt))
