@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import time
@@ -72,15 +73,16 @@ class Histogram:
         self.name, self.help = name, help_text
         self.buckets = tuple(sorted(buckets))
         self._lock = threading.Lock()
-        self._series: dict[Labels, list[float]] = {}  # bucket counts, then sum, then count
+        self._series: dict[Labels, list[float]] = {}  # per bucket (not cumulative; +Inf last), then sum, then count
 
     def observe(self, value: float, **labels: str) -> None:
         key = _key(labels)
+        slot = bisect.bisect_left(self.buckets, value)  # the first bucket whose bound is >= value
         with self._lock:
-            series = self._series.setdefault(key, [0.0] * (len(self.buckets) + 2))
-            for i, bound in enumerate(self.buckets):
-                if value <= bound:
-                    series[i] += 1
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = [0.0] * (len(self.buckets) + 3)
+            series[slot] += 1
             series[-2] += value
             series[-1] += 1
 
@@ -93,8 +95,10 @@ class Histogram:
         lines: list[str] = []
         with self._lock:
             for key, series in sorted(self._series.items()):
+                cumulative = 0.0
                 for bound, n in zip(self.buckets, series, strict=False):
-                    lines.append(f"{self.name}_bucket{_labels(key, (('le', _number(bound)),))} {_number(n)}")
+                    cumulative += n
+                    lines.append(f"{self.name}_bucket{_labels(key, (('le', _number(bound)),))} {_number(cumulative)}")
                 lines.append(f"{self.name}_bucket{_labels(key, (('le', '+Inf'),))} {_number(series[-1])}")
                 lines.append(f"{self.name}_sum{_labels(key)} {_number(series[-2])}")
                 lines.append(f"{self.name}_count{_labels(key)} {_number(series[-1])}")

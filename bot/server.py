@@ -15,10 +15,13 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
 
 from bot import metrics
 from bot.deps import Deps
+from handlers import KIND
+from handlers.shape import vet
 
 log = logging.getLogger("peerbot.http")
 
@@ -56,73 +59,6 @@ def well_formed(body: str, content_type: str) -> bool:
     return parse(body, content_type) is not None
 
 
-_ID = (str, type(None))
-_OBJECT_OR_ID = (str, dict, type(None))
-# Fields Bolt reads before any listener runs (ids, routing): the types Slack documents for them.
-_SHAPE: dict[str, tuple[type, ...]] = {
-    "type": _ID, "team_id": _ID, "enterprise_id": _ID, "api_app_id": _ID, "event_id": _ID, "user_id": _ID,
-    "channel_id": _ID, "callback_id": _ID, "command": _ID, "thread_ts": _ID, "user_team": _ID,
-    "team": _OBJECT_OR_ID, "enterprise": _OBJECT_OR_ID, "user": _OBJECT_OR_ID, "channel": _OBJECT_OR_ID,
-    "event": (dict, type(None)), "view": (dict, type(None)), "message": (dict, type(None)),
-    "previous_message": (dict, type(None)), "item": (dict, type(None)), "authorizations": (list, type(None)),
-    "actions": (list, type(None)), "is_enterprise_install": (bool, str, type(None)),
-    "is_ext_shared_channel": (bool, type(None)),
-}  # fmt: skip
-_NESTED = ("event", "message", "previous_message", "item", "view", "team", "enterprise", "user", "channel")
-
-
-def slack_shaped(payload: dict[str, Any], depth: int = 0) -> bool:
-    """Do the fields Bolt itself relies on have Slack's types? (Listeners check the rest.)"""
-    for key, allowed in _SHAPE.items():
-        if not isinstance(payload.get(key), allowed):
-            return False
-    if any(key in payload and not isinstance(payload[key], dict) for key in ("event", "view")):
-        return False  # Bolt reads them with .get(key, {})
-    for key in ("id", "app_installed_team_id"):
-        if not isinstance(payload.get(key), _ID):
-            return False
-    authorizations = payload.get("authorizations") or []
-    if authorizations and not (isinstance(authorizations[0], dict) and slack_shaped(authorizations[0], depth + 1)):
-        return False
-    event = payload.get("event")
-    if isinstance(event, dict) and not isinstance(event.get("type"), str):
-        return False
-    nested = [payload.get(key) for key in _NESTED]
-    if not all(slack_shaped(inner, depth + 1) for inner in nested if isinstance(inner, dict) and depth < 3):
-        return False
-    # Events (most requests) were checked field by field above; Bolt's readers are tried on the rest.
-    return depth > 0 or payload.get("type") == "event_callback" or _bolt_can_read(payload)
-
-
-def _bolt_can_read(payload: dict[str, Any]) -> bool:
-    """Bolt's own readers (listener arguments, context ids) must not trip over the payload."""
-    from slack_bolt.context import BoltContext
-    from slack_bolt.request import payload_utils
-    from slack_bolt.request.internals import build_context
-
-    readers = ("to_options", "to_shortcut", "to_action", "to_view", "to_command", "to_event", "to_message", "to_step")
-    try:
-        for name in readers:
-            getattr(payload_utils, name)(payload)
-        build_context(BoltContext(), payload)
-    except (LookupError, TypeError, AttributeError, ValueError):
-        return False
-    return True
-
-
-def for_bolt(text: str, content_type: str) -> tuple[str, str]:
-    """The body and content type to hand Bolt, so that it parses the request exactly as `parse` did.
-
-    Bolt reads a body as JSON only for `application/json` or a leading `{`, and takes any form whose text
-    contains "payload" (a slash command's words, say) for an interactivity payload.
-    """
-    if text.lstrip().startswith("{") or content_type.startswith("application/json"):
-        return text.strip(), "application/json"
-    if "payload" in text and "payload" not in dict(parse_qsl(text, keep_blank_values=True)):
-        text = text.replace("payload", "%70ayload")
-    return text, "application/x-www-form-urlencoded"
-
-
 def handle_events(app: App, secret: str, body: bytes, headers: Mapping[str, str]) -> Reply:
     """Check and dispatch one request from Slack. Used by the WSGI app and, in process, by tests."""
     reply = _check_and_dispatch(app, secret, body, headers)
@@ -141,12 +77,12 @@ def _check_and_dispatch(app: App, secret: str, body: bytes, headers: Mapping[str
     payload = parse(text, lower.get("content-type", ""))
     if payload is None:
         return _rejected(400, "malformed body")
-    if not slack_shaped(payload):
+    kind = vet(payload)
+    if kind is None:
         return _rejected(400, "unexpected payload shape")
-    text, lower["content-type"] = for_bolt(text, lower.get("content-type", ""))
     started = time.perf_counter()
     try:
-        request = BoltRequest(body=text, headers={k: [v] for k, v in lower.items()})
+        request = bolt_request(payload, lower, kind)
     except Exception:
         log.warning("request rejected status=400 reason=unreadable_payload", exc_info=True)
         return _error(400, "unexpected payload shape")
@@ -159,6 +95,14 @@ def _check_and_dispatch(app: App, secret: str, body: bytes, headers: Mapping[str
         return _error(500, "internal error")
     content_type = (response.headers.get("content-type") or ["application/json"])[0]
     return Reply(response.status, response.body or "", content_type)
+
+
+def bolt_request(payload: dict[str, Any], headers: dict[str, str], kind: str) -> BoltRequest:
+    """The request for Bolt, with the body `parse` read (not parsed a second time) and the kind `vet` found."""
+    request = BoltRequest(body="", headers={k: [v] for k, v in headers.items()}, context={KIND: kind})
+    request.body = payload
+    request.context = build_context(request.context, payload)
+    return request
 
 
 def signed(secret: str, body: str, timestamp: str, signature: str) -> bool:

@@ -23,10 +23,12 @@ import pytest
 from conftest import ALICE, BOB, DANA, HELP, PRIYA, RANDOM, SPECS, Clock, Rig, make_rig
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from slack_bolt.request.internals import extract_team_id
+from slack_bolt.context import BoltContext
+from slack_bolt.request import payload_utils
+from slack_bolt.request.internals import build_context, extract_team_id
 from sqlalchemy import Engine, text
 
-from bot.server import handle_events, parse, slack_shaped
+from bot.server import handle_events, parse
 from handlers import ids
 from sandbox.delivery import FORM, JSON_TYPE, sign
 from scheduled.jobs import digest, escalate
@@ -242,6 +244,50 @@ def not_url(payload: JSON) -> bool:
     return "response_url" in payload and not (isinstance(url, str) and url.startswith(("http://", "https://")))
 
 
+# What Bolt reads before any listener, with the types Slack documents (None: absent).
+_ID, _OBJ = (str, type(None)), (str, dict, type(None))
+BOLT_FIELDS: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("type", "team_id", "enterprise_id", "api_app_id", "event_id", "user_id", "channel_id",
+                     "callback_id", "command", "thread_ts", "user_team", "id", "app_installed_team_id"), _ID),
+    **dict.fromkeys(("team", "enterprise", "user", "channel"), _OBJ),
+    **dict.fromkeys(("message", "previous_message", "item"), (dict, type(None))),
+    "event": (dict,), "view": (dict,), "authorizations": (list, type(None)), "actions": (list, type(None)),
+    "is_enterprise_install": (bool, str, type(None)), "is_ext_shared_channel": (bool, type(None)),
+}  # fmt: skip
+BOLT_NESTED = ("event", "message", "previous_message", "item", "view", "team", "enterprise", "user", "channel")
+
+
+def bolt_unreadable(obj: JSON, depth: int = 0) -> bool:
+    """Would Bolt's own readers (before any listener) trip over this payload?"""
+    if any(key in obj and not isinstance(obj[key], allowed) for key, allowed in BOLT_FIELDS.items()):
+        return True
+    event, authorizations = obj.get("event"), obj.get("authorizations") or []
+    if isinstance(event, dict) and not isinstance(event.get("type"), str):
+        return True
+    if authorizations and (not isinstance(authorizations[0], dict) or bolt_unreadable(authorizations[0], depth + 1)):
+        return True
+    if depth < 3 and any(bolt_unreadable(obj[k], depth + 1) for k in BOLT_NESTED if isinstance(obj.get(k), dict)):
+        return True
+    if depth > 0 or obj.get("type") == "event_callback":
+        return False
+    try:
+        for reader in (
+            "to_options",
+            "to_shortcut",
+            "to_action",
+            "to_view",
+            "to_command",
+            "to_event",
+            "to_message",
+            "to_step",
+        ):
+            getattr(payload_utils, reader)(obj)
+        build_context(BoltContext(), obj)
+    except (LookupError, TypeError, AttributeError, ValueError):
+        return True
+    return False
+
+
 def broken(body: str, content_type: str) -> bool:
     """Is this request garbage (nothing may be stored from it)? Parsed as the server does (`bot.server.parse`)."""
     parsed = parse(body, content_type)
@@ -251,7 +297,7 @@ def broken(body: str, content_type: str) -> bool:
     if kind == "command":
         return any(not parsed.get(f) for f in COMMAND_FIELDS) or parsed["command"] != ids.COMMAND or not_url(parsed)
     try:
-        no_team = not slack_shaped(parsed) or not extract_team_id(parsed)
+        no_team = bolt_unreadable(parsed) or not extract_team_id(parsed)
     except Exception:
         no_team = True
     if no_team:
