@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(settings.database_url)
         upgrade(engine)
         return admin.reindex(engine, settings)
-    if args.command in ("experts", "tags", "export", "import", "user"):
+    if args.command in ("experts", "tags", "export", "import", "user", "workspace"):
         from storage.db import make_engine, upgrade
 
         engine = make_engine(settings.database_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -61,7 +62,7 @@ def _progress_bar(total: int, unit: str) -> portability.Progress:
 
 
 def run(args: argparse.Namespace, engine: Engine) -> int:
-    if args.command in ("export", "import", "user"):
+    if args.command in ("export", "import", "user", "workspace"):
         return run_portability(args, engine)
     with Session(engine) as s:
         team = args.team or _only_team(s)
@@ -175,6 +176,26 @@ def _add_portability_parsers(sub: argparse._SubParsersAction) -> None:  # type: 
         "--team", action="append", metavar="T…", help="only in this workspace (repeatable); default: every workspace"
     )
     forget.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    workspace = sub.add_parser(
+        "workspace", help="a workspace's data: delete it after an uninstall", description="A workspace's data."
+    )
+    ws_actions = workspace.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ws_forget = ws_actions.add_parser(
+        "forget", help="delete everything stored about a workspace", description=WORKSPACE_FORGET_HELP,
+        formatter_class=_RAW,
+    )  # fmt: skip
+    ws_forget.add_argument("team", metavar="T…", help="the workspace's team id, e.g. T0123ABCD")
+    ws_forget.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+WORKSPACE_FORGET_HELP = """\
+Delete everything Peerbot stores about one workspace: questions, answers, votes, experts, onboarding,
+digests, Home tabs, and its installation's tokens. Uninstalling Peerbot stops its work in a workspace
+but keeps this data (a reinstall picks up where it left off); this removes it. Messages in Slack itself
+are not touched. Asks for confirmation unless --yes is given.
+
+example:
+  peerbot workspace forget T0123ABCD"""
 
 
 def run_portability(args: argparse.Namespace, engine: Engine) -> int:
@@ -183,6 +204,8 @@ def run_portability(args: argparse.Namespace, engine: Engine) -> int:
             return _export(args, engine)
         if args.command == "import":
             return _import(args, engine)
+        if args.command == "workspace":
+            return _forget_workspace(args, engine)
         return _forget(args, engine)
     except portability.PortabilityError as e:
         print(e, file=sys.stderr)
@@ -237,6 +260,32 @@ def _import(args: argparse.Namespace, engine: Engine) -> int:
         f"imported {sum(inserted.values()):,} rows ({tables}) from {args.source} in {time.monotonic() - started:.1f} s"
     )
     print("Next: run `peerbot reindex` to rebuild the search index from the imported questions.")
+    return 0
+
+
+def _forget_workspace(args: argparse.Namespace, engine: Engine) -> int:
+    team = str(args.team).strip()
+    if not re.fullmatch(r"[TE][A-Z0-9]{2,20}", team):
+        print(f"{team!r} is not a workspace id: expected a team id such as T0123ABCD.", file=sys.stderr)
+        return 2
+    stored = {name: n for name, n in portability.count_rows(engine, teams=[team]).items() if n}
+    if not stored:
+        print(f"Nothing is stored about workspace {team}.")
+    elif not args.yes:
+        listed = ", ".join(f"{name} {n:,}" for name, n in stored.items())
+        print(f"Forgetting workspace {team} deletes: {listed}, and its installation's tokens.")
+        try:
+            answer = input("This cannot be undone. Go ahead? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing was changed.")
+            return 1
+    removed = portability.forget_workspace(engine, team)
+    if removed:
+        listed = ", ".join(f"{name} {n:,}" for name, n in removed.items())
+        print(f"Forgot workspace {team}: deleted {listed}.")
+        print("The search index drops its questions at its next sync; `peerbot reindex` does it now.")
     return 0
 
 

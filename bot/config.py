@@ -59,10 +59,21 @@ class Settings:
     digest_day: int = 0  # Monday
     digest_time: time = time(9, 0)
     digest_tz: str = "UTC"
+    client_id: str = ""  # with client_secret: OAuth installs in any number of workspaces
+    client_secret: str = ""
+    redirect_uri: str = ""  # blank: the app's own Redirect URL in Slack's settings
+    rotation_minutes: int = 120  # a rotating token is refreshed when it expires within this many minutes
+    org_search: bool = False  # Enterprise Grid: suggest public Q&As from every workspace of the organisation
+    capture_external: bool = False  # Slack Connect: capture questions and answers of people outside the org
 
     @property
     def socket_mode(self) -> bool:
-        return bool(self.app_token)
+        return bool(self.app_token) and not self.oauth
+
+    @property
+    def oauth(self) -> bool:
+        """Installable in many workspaces (tokens in the database) rather than one workspace's SLACK_BOT_TOKEN."""
+        return bool(self.client_id and self.client_secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, need_slack: bool = True) -> Settings:
@@ -76,7 +87,13 @@ class Settings:
         bot_token = get("SLACK_BOT_TOKEN")
         signing_secret = get("SLACK_SIGNING_SECRET")
         app_token = get("SLACK_APP_TOKEN")
-        if need_slack:
+        client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+        if bool(client_id) != bool(client_secret):
+            problems.append("set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (Basic Information) for OAuth installs")
+        oauth = bool(client_id and client_secret)
+        if oauth and not signing_secret:
+            problems.append("OAuth installs are served in HTTP mode: set SLACK_SIGNING_SECRET")
+        if need_slack and not oauth:
             if not bot_token:
                 problems.append("SLACK_BOT_TOKEN is missing (the bot token, xoxb-…, from OAuth & Permissions)")
             if not app_token and not signing_secret:
@@ -155,6 +172,14 @@ class Settings:
             ZoneInfo(digest_tz)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"PEERBOT_DIGEST_TZ must be a time zone such as Europe/Berlin, got {digest_tz!r}")
+        redirect_uri = get("SLACK_REDIRECT_URI")
+        if redirect_uri and not re.match(r"^https?://", redirect_uri):
+            problems.append(f"SLACK_REDIRECT_URI must be an http(s) URL, got {redirect_uri!r}")
+        rotation = _parse_number(
+            "PEERBOT_TOKEN_REFRESH_MINUTES", get("PEERBOT_TOKEN_REFRESH_MINUTES", "120"), 1, 700, problems
+        )
+        org_search = _parse_flag("PEERBOT_ORG_SEARCH", get("PEERBOT_ORG_SEARCH", "false"), problems)
+        capture_external = _parse_flag("PEERBOT_CAPTURE_EXTERNAL", get("PEERBOT_CAPTURE_EXTERNAL", "false"), problems)
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -189,7 +214,20 @@ class Settings:
             digest_day=DAYS.index(day_text),
             digest_time=time(int(at.group(1)), int(at.group(2))) if at else time(9),
             digest_tz=digest_tz,
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            rotation_minutes=int(rotation),
+            org_search=org_search,
+            capture_external=capture_external,
         )
+
+
+def _parse_flag(key: str, text: str, problems: list[str]) -> bool:
+    value = text.lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"{key} must be true or false, got {text!r}")
+    return value in ("true", "1", "yes")
 
 
 def _parse_ids(key: str, text: str, problems: list[str]) -> frozenset[str]:

@@ -17,9 +17,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.config import Settings
+from bot.installs import Installations
 from bot.metrics import CountCalls, CountRetries
 from storage.db import SessionFactory, make_engine, session_factory
 from storage.fulltext import FullTextIndex, open_index
+from storage.models import Workspace
 
 Clock = Callable[[], datetime]
 
@@ -28,13 +30,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
+def make_client(settings: Settings, *, token: str | None = None, team_id: str | None = None) -> WebClient:
     """A Web client that retries Slack's 429s (honouring Retry-After), 5xx and dropped connections.
 
     Every attempt and retry is counted for /metrics (Bolt's per-request clients share these handlers).
     """
     return WebClient(
-        token=token if token is not None else settings.bot_token,
+        token=(token if token is not None else settings.bot_token) or None,  # None: OAuth, a token per request
         timeout=15,
         retry_handlers=[
             CountCalls(),
@@ -44,6 +46,7 @@ def make_client(settings: Settings, *, token: str | None = None) -> WebClient:
         ],
         logger=logging.getLogger("peerbot.slack"),
         base_url=settings.slack_api_url or WebClient.BASE_URL,
+        team_id=team_id,
     )
 
 
@@ -54,6 +57,11 @@ class Deps:
     clock: Clock
     client: WebClient
     search: FullTextIndex | None = None  # None: the database's own full-text index, through the session
+    installs: Installations | None = None  # OAuth installs (many workspaces); None: the one SLACK_BOT_TOKEN
+
+    def client_for(self, ws: Workspace) -> WebClient | None:
+        """The client acting in `ws`: its installation's (None once uninstalled), or the one token's."""
+        return self.client if self.installs is None else self.installs.client_for(ws)
 
 
 def build_deps(
@@ -66,8 +74,24 @@ def build_deps(
     engine = make_engine(settings.database_url)
     index = search(engine) if search else open_search(settings, engine)
     return Deps(
-        settings=settings, db=session_factory(engine), clock=clock, client=client or make_client(settings), search=index
+        settings=settings,
+        db=session_factory(engine),
+        clock=clock,
+        client=client or make_client(settings),
+        search=index,
+        installs=open_installs(settings, engine, clock),
     )
+
+
+def open_installs(settings: Settings, engine: Engine, clock: Clock) -> Installations | None:
+    """The OAuth installation store when SLACK_CLIENT_ID/SECRET are set, else None (one workspace's token)."""
+    if not settings.oauth:
+        return None
+
+    def client(token: str, team_id: str | None) -> WebClient:
+        return make_client(settings, token=token, team_id=team_id)
+
+    return Installations(settings, engine, clock, client)
 
 
 def open_search(settings: Settings, engine: Engine) -> FullTextIndex:

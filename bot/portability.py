@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table, func, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session, SQLModel
@@ -41,6 +41,25 @@ def table(name: str) -> Table:
 
 
 # --- Export ---
+
+
+def forget_workspace(engine: Engine, team_id: str) -> dict[str, int]:
+    """Delete everything stored about a workspace, its installation's tokens included; rows per table.
+
+    Children before parents (foreign keys); the search index follows through its change log (or reindex).
+    """
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore as Store
+
+    store = Store.default_installations_table_name, Store.default_bots_table_name
+    removed: dict[str, int] = {}
+    with engine.begin() as conn:
+        for t in reversed(SQLModel.metadata.sorted_tables):
+            if "team_id" in t.c:
+                removed[t.name] = conn.execute(t.delete().where(t.c.team_id == team_id)).rowcount
+        for name in store:
+            t = Table(name, MetaData(), autoload_with=conn)
+            removed[name] = conn.execute(t.delete().where(t.c.team_id == team_id)).rowcount
+    return {name: n for name, n in removed.items() if n}
 
 
 def count_rows(engine: Engine, *, teams: list[str] | None = None) -> dict[str, int]:

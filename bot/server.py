@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
 from slack_sdk.signature import SignatureVerifier
@@ -124,11 +125,18 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def wsgi_app(app: App, deps: Deps) -> WSGIApp:
-    """/slack/events for Slack, /healthz for load balancers (200 when the database answers), /metrics."""
+    """/slack/events for Slack, /healthz for load balancers (200 when the database answers), /metrics; with
+    OAuth, /slack/install and /slack/oauth_redirect."""
     secret = deps.settings.signing_secret
+    flow = app.oauth_flow
+    # Many workspaces: Bolt's own WSGI adapter serves its install page and OAuth redirect.
+    install_pages = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
+    bolt_wsgi = SlackRequestHandler(app)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path in install_pages and method == "GET":
+            return bolt_wsgi(environ, start_response)
         if path == "/healthz" and method == "GET":
             reply = Reply(200, '{"ok": true}') if _db_ok(deps) else _error(503, "database unreachable")
         elif path == METRICS_PATH and method == "GET":
@@ -191,4 +199,11 @@ def serve(app: App, deps: Deps, *, host: str = "0.0.0.0", port: int | None = Non
     from waitress import serve as waitress_serve
 
     log.info("Peerbot listening on http://%s:%s%s", host, port or deps.settings.port, EVENTS_PATH)
+    if app.oauth_flow is not None:
+        log.info(
+            "install Peerbot in a workspace from http://%s:%s%s",
+            host,
+            port or deps.settings.port,
+            app.oauth_flow.install_path,
+        )
     waitress_serve(wsgi_app(app, deps), host=host, port=port or deps.settings.port, threads=threads, ident="peerbot")

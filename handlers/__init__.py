@@ -16,7 +16,18 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import metrics
 from bot.deps import Deps
-from handlers import commands, digests, experts, home, onboarding, questions, ratings, routing, suggestions
+from handlers import (
+    commands,
+    digests,
+    experts,
+    home,
+    installs,
+    onboarding,
+    questions,
+    ratings,
+    routing,
+    suggestions,
+)
 from handlers.shape import request_kind, response_url, vet
 
 log = logging.getLogger("peerbot")
@@ -40,6 +51,7 @@ def register_all(app: App, deps: Deps) -> None:
     onboarding.register(app)
     digests.register(app)
     home.register(app)
+    installs.register(app)
     app.event(re.compile(".*"))(handle_unknown_event)
     app.error(handle_error)
 
@@ -57,6 +69,9 @@ class Front(Middleware):
         context[STARTED] = time.perf_counter()
         # bot.server vets HTTP requests before Bolt parses them and puts the kind in the context.
         kind = context.get(KIND) or vet(req.body)
+        if kind is not None and not context.team_id and context.is_enterprise_install:
+            # An org-wide install (Enterprise Grid) acts in every workspace: the request names which one.
+            context["team_id"] = acting_team(req.body)
         if kind is not None and (context.team_id or kind == "url_verification"):
             context[KIND] = kind
             context["deps"] = self.deps
@@ -70,6 +85,20 @@ class Front(Middleware):
         )
         metrics.observe_event(kind, "malformed", 0.0)
         return BoltResponse(status=400, body={"error": "malformed request"})
+
+
+def acting_team(body: dict[str, Any]) -> str | None:
+    """The workspace a request from an org-wide install comes from: the event's, the user's or the view's."""
+    user, view, event = body.get("user"), body.get("view"), body.get("event")
+    for team in (
+        body.get("team_id"),
+        user.get("team_id") if isinstance(user, dict) else None,
+        view.get("team_id") if isinstance(view, dict) else None,
+        event.get("team") if isinstance(event, dict) else None,
+    ):
+        if isinstance(team, str) and team:
+            return team
+    return None
 
 
 class LogCompletion(ListenerCompletionHandler):

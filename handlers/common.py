@@ -28,6 +28,30 @@ def workspace_of(context: BoltContext) -> Workspace:
     return Workspace(team_id=context.team_id or "", enterprise_id=context.enterprise_id or "")
 
 
+def from_outside(body: dict[str, Any], context: BoltContext) -> bool:
+    """A message in a Slack Connect channel written by someone of another organisation.
+
+    Their team (the event's user_team, else team) is neither this workspace, the event's own team nor
+    this Enterprise Grid organisation.
+    """
+    if body.get("is_ext_shared_channel") is not True:
+        return False
+    raw = body.get("event")
+    event: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    author_team = event.get("user_team") or event.get("team")
+    if not isinstance(author_team, str) or not author_team:
+        return False
+    return author_team not in {context.team_id, context.enterprise_id, body.get("team_id"), body.get("enterprise_id")}
+
+
+def outside_ignored(body: dict[str, Any], context: BoltContext) -> bool:
+    """Is this message from outside the organisation, and not to be captured (PEERBOT_CAPTURE_EXTERNAL)?"""
+    if not from_outside(body, context) or deps_of(context).settings.capture_external:
+        return False
+    log.debug("ignored a Slack Connect message from another organisation")
+    return True
+
+
 def claim(session: Session, body: dict[str, Any], context: BoltContext) -> bool:
     """Mark this delivery's event_id handled, in the same transaction as its writes.
 

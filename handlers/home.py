@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -58,11 +59,11 @@ def touch(deps: Deps, ws: Workspace, users: list[str]) -> None:
         s.commit()
 
 
-def refresh(client: WebClient, deps: Deps) -> int:
+def refresh(clients: Callable[[Workspace], WebClient | None], deps: Deps) -> int:
     """The Home sweep: republish the tabs of people whose data changed since their last publish."""
     with deps.db() as s:
         stale = [(Workspace.of(u), u.slack_id) for u in queries.stale_homes(s)]
-    return sum(publish(client, deps, ws, user) for ws, user in stale)
+    return sum(publish(c, deps, ws, user) for ws, user in stale if (c := clients(ws)) is not None)
 
 
 def handle_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:

@@ -18,7 +18,7 @@ from bot.detect import looks_like_question
 from bot.text import files_note, strip_mention
 from bot.topics import channel_defaults, tag_question
 from handlers import answers, ids, suggestions
-from handlers.common import claim, deps_of, known_channel, slack_call, workspace_of
+from handlers.common import claim, deps_of, known_channel, outside_ignored, slack_call, workspace_of
 from handlers.routing import announce_capture, route_question
 from storage.models import Question
 
@@ -56,6 +56,8 @@ def handle_message(event: dict[str, Any], body: dict[str, Any], context: BoltCon
         return
     if event.get("channel_type") not in ("channel", "group"):
         log.debug("ignored message in %s", event.get("channel_type"))
+        return
+    if outside_ignored(body, context):
         return
     thread_ts, ts = event.get("thread_ts"), str(event.get("ts", ""))
     text = message_text(event)
@@ -166,6 +168,8 @@ def capture_explicit(
 
 
 def handle_app_mention(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    if outside_ignored(body, context):
+        return
     text = strip_mention(str(event.get("text") or ""), context.bot_user_id or "")
     channel = str(event.get("channel", ""))
     if not text:

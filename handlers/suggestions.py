@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -44,6 +44,13 @@ def offer(client: WebClient, deps: Deps, question_id: int, tags: list[str], ques
             s, search_index(deps, s), ws_team_id=q.team_id, text=q.text, tags=tags, channel=q.channel,
             channel_is_private=q.is_private, member_channels=None, now=now, exclude=[question_id],
         )  # fmt: skip
+        if deps.settings.org_search and q.enterprise_id:  # Enterprise Grid: the organisation's public Q&As too
+            for team in _org_teams(deps, s, q.enterprise_id, q.team_id, now):
+                found += search.suggest(
+                    s, search_index(deps, s), ws_team_id=team, text=q.text, tags=tags, channel=q.channel,
+                    channel_is_private=False, member_channels=None, now=now,
+                )  # fmt: skip
+            found = sorted(found, key=lambda f: (-f.score, -f.question_id))[:3]
         if not found:
             return False
         held = list(s.exec(select(Answer).where(col(Answer.id).in_([f.answer_id for f in found]))))
@@ -70,6 +77,20 @@ def offer(client: WebClient, deps: Deps, question_id: int, tags: list[str], ques
         link = _link(client, base, channel, ts, threads.get(a.question_id, ""))
         _ask_freshness(client, deps, q, answer_id, author, answer, asked, link, tags)
     return True
+
+
+ORG_TEAMS_FOR = timedelta(minutes=10)  # how long the list of an organisation's workspaces is kept
+_org_cache: dict[tuple[int, str], tuple[datetime, list[str]]] = {}
+
+
+def _org_teams(deps: Deps, s: Session, enterprise_id: str, team_id: str, now: datetime) -> list[str]:
+    """The organisation's other workspaces, looked up at most every ten minutes per database."""
+    key = (id(deps.db), enterprise_id)
+    cached = _org_cache.get(key)
+    if cached is None or cached[0] <= now:
+        teams = queries.org_teams(s, enterprise_id=enterprise_id, besides="")
+        cached = _org_cache[key] = (now + ORG_TEAMS_FOR, teams)
+    return [t for t in cached[1] if t != team_id]
 
 
 def _threads(s: Session, question_ids: list[int]) -> dict[int, str]:

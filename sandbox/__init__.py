@@ -2,6 +2,7 @@
 
 from sandbox.catalog import DEFAULT_SPECS_DIR, MethodCatalog
 from sandbox.delivery import Delivery, SendOptions, sign
+from sandbox.oauth import Installation, code_of
 from sandbox.people import Deliverer
 from sandbox.server import Call, Sandbox
 
@@ -10,8 +11,10 @@ __all__ = [
     "Call",
     "Deliverer",
     "Delivery",
+    "Installation",
     "MethodCatalog",
     "Sandbox",
     "SendOptions",
+    "code_of",
     "sign",
 ]

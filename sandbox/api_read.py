@@ -39,13 +39,17 @@ def channel_info(world: World, channel: JSON, *, num_members: bool = False) -> J
         created=channel.get("created", 0),
         is_archived=bool(channel.get("is_archived")),
         is_general=bool(channel.get("is_general")),
-        is_shared=False,
-        is_ext_shared=False,
+        is_shared=bool(channel.get("is_shared")),
+        is_ext_shared=bool(channel.get("is_ext_shared")),
         is_org_shared=False,
         is_member=world.is_member(str(channel["id"]), world.bot_user_id),
         context_team_id=world.team["id"],
         updated=int(channel.get("created", 0)) * 1000,
     )
+    if channel.get("shared_team_ids"):
+        info.update(
+            shared_team_ids=list(channel["shared_team_ids"]), conversation_host_id=channel["conversation_host_id"]
+        )
     if "name" in channel:
         info.update(name_normalized=channel["name"], creator=channel.get("creator", ""))
         info.update(topic=channel.get("topic"), purpose=channel.get("purpose"))
@@ -214,7 +218,8 @@ def users_info(world: World, args: Args) -> JSON:
 
 
 def users_list(world: World, args: Args) -> JSON:
-    chunk, cursor = page(list(world.users.values()), args, default_limit=0)
+    members = [u for u in world.users.values() if u["id"] not in world.external_users]
+    chunk, cursor = page(members, args, default_limit=0)
     return {
         "members": copy.deepcopy(chunk),
         "cache_ts": int(world.now()),

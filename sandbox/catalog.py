@@ -39,6 +39,7 @@ class MethodCatalog:
 
     methods: dict[str, MethodSpec]
     common_errors: frozenset[str] = field(default_factory=frozenset)
+    _org_team: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, specs_dir: Path = DEFAULT_SPECS_DIR) -> MethodCatalog | None:
@@ -73,6 +74,17 @@ class MethodCatalog:
         if method in _NEEDS_CONTENT and not any(_has_content(args.get(name)) for name in _CONTENT_ARGS):
             problems.append(f"{method}: one of 'text', 'blocks' or 'attachments' is required (no_text)")
         return problems
+
+    def org_team_required(self) -> frozenset[str]:
+        """Methods whose `team_id` is required when an org-wide token is used (as their argument text says)."""
+        if self._org_team is None:
+            found = set()
+            for name, spec in self.methods.items():
+                desc = str(spec.args.get("team_id", {}).get("desc", "")).lower()
+                if "required if" in desc and ("org token" in desc or "org-wide" in desc):
+                    found.add(name)
+            self._org_team = frozenset(found)
+        return self._org_team
 
     def scopes(self, method: str) -> set[str]:
         """The bot-token scopes the method needs (empty when none or unknown)."""

@@ -64,28 +64,45 @@ class DelivererBase:
     def __init__(
         self,
         sandbox: Sandbox,
-        target: Target,
+        target: Target | None = None,
         *,
         signing_clock: Callable[[], float] = time.time,
         timeout: float = 10.0,
         only_member_channels: bool = True,
     ) -> None:
+        """Without `target`, deliveries go to the sandbox's `delivery_target` (the primary's for a linked
+        workspace), looked up at each send; a given `target` becomes that sandbox's delivery target."""
         self.sandbox = sandbox
         self.world = sandbox.world
-        self.target = target
+        self._target = target
+        if target is not None:
+            sandbox.deliver_to(target)
         self.signing_clock = signing_clock
         self.timeout = timeout
         self.only_member_channels = only_member_channels
         self.events: list[Delivery] = []
 
     @property
+    def target(self) -> Target:
+        """Where this deliverer sends: its own target, else the sandbox's delivery target."""
+        target = self._target if self._target is not None else self.sandbox.delivery_target
+        if target is None:
+            raise LookupError("no delivery target: pass one to Deliverer(...) or call sandbox.deliver_to(...)")
+        return target
+
+    @target.setter
+    def target(self, value: Target) -> None:
+        self._target = value
+
+    @property
     def last(self) -> Delivery | None:
         return self.events[-1] if self.events else None
 
     def _transmit(self, body: str, headers: dict[str, str]) -> tuple[int, str]:
-        if callable(self.target):
-            return self.target(body, headers)
-        request = urllib.request.Request(self.target, data=body.encode(), headers=headers, method="POST")
+        target = self.target
+        if callable(target):
+            return target(body, headers)
+        request = urllib.request.Request(target, data=body.encode(), headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return int(response.status), response.read().decode("utf-8", "replace")
@@ -111,9 +128,23 @@ class DelivererBase:
         self.events.append(delivery)
         return delivery
 
-    def send_event(self, event: JSON, **opts: Unpack[SendOptions]) -> Delivery:
-        """Deliver `event` inside an `event_callback` envelope (a fresh, unique event_id)."""
-        wrapped = envelope(self.world, self.sandbox.verification_token, event)
+    def send_event(self, event: JSON, *, authorization: JSON | None = None, **opts: Unpack[SendOptions]) -> Delivery:
+        """Deliver `event` inside an `event_callback` envelope (a fresh, unique event_id), authorized for the
+        installation the workspace's events are for (or `authorization`)."""
+        world = self.world
+        channel = event.get("channel") or (event.get("item") or {}).get("channel")
+        source: tuple[str, str | None] | None = None
+        actor = event.get("user")
+        reaction = str(event.get("type", "")).startswith("reaction_")
+        if reaction and isinstance(actor, str) and actor in world.external_users and world.is_ext_shared(channel):
+            source = (world.team_of(actor), world.external_users[actor])  # Slack sends it as the reactor's team's
+        wrapped = envelope(
+            world,
+            self.sandbox.verification_token,
+            event,
+            authorization=authorization or self.sandbox.authorization(),
+            source=source,
+        )
         return self._send(json.dumps(wrapped), JSON_TYPE, "event", wrapped, **opts)
 
     def send_envelope(self, body: JSON, **opts: Unpack[SendOptions]) -> Delivery:

@@ -38,6 +38,10 @@ class Hooks:
         self._hooks: dict[str, Hook] = {}
         self.responses: list[JSON] = []
 
+    def __contains__(self, hook_id: object) -> bool:
+        with self._lock:
+            return hook_id in self._hooks
+
     def register(
         self,
         kind: str,

@@ -9,13 +9,19 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.oauth import basic_credentials
+
 Reply = tuple[int, dict[str, str], bytes]
 
 
 class Backend(Protocol):
     """What the HTTP handler calls: the sandbox."""
 
-    def handle_api(self, method: str, args: dict[str, Any], token: str | None) -> Reply: ...
+    def handle_api(
+        self, method: str, args: dict[str, Any], token: str | None, basic: tuple[str, str] | None = None
+    ) -> Reply: ...
+
+    def handle_authorize(self, query: dict[str, str]) -> Reply: ...
 
     def handle_response_url(self, hook_id: str, payload: Any) -> Reply: ...
 
@@ -84,7 +90,9 @@ def make_handler(backend: Backend) -> type[BaseHTTPRequestHandler]:
                 merged = {**query, **args}
                 token = token or (str(merged["token"]) if merged.get("token") else None)
                 merged.pop("token", None)
-                self._send(backend.handle_api(parts[1], merged, token))
+                self._send(backend.handle_api(parts[1], merged, token, basic_credentials(auth)))
+            elif parts == ["oauth", "v2", "authorize"] and self.command == "GET":
+                self._send(backend.handle_authorize(query))
             elif len(parts) == 2 and parts[0] == "response" and self.command == "POST":
                 self._send(backend.handle_response_url(parts[1], raw_json if raw_json is not None else args))
             else:

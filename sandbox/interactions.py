@@ -36,6 +36,10 @@ class Interactions(DelivererBase):
             raise LookupError(f"no channel {channel!r} in the sandbox")
         return str(found["id"])
 
+    def _org_wide(self) -> bool:
+        installation = self.sandbox.installation
+        return installation is not None and installation.is_enterprise_install
+
     def command(self, user: str, channel: str, command: str, text: str = "", **opts: Unpack[SendOptions]) -> Delivery:
         """`user` runs `/command text` in `channel`; an immediate answer body is shown like Slack does."""
         channel_id = self._channel_id(channel, user)
@@ -47,7 +51,7 @@ class Interactions(DelivererBase):
             "team_domain": self.sandbox.team_domain,
         }
         if self.world.enterprise_id:
-            fields.update(enterprise_id=self.world.enterprise_id, enterprise_name=f"{self.world.team['name']} Org")
+            fields.update(enterprise_id=self.world.enterprise_id, enterprise_name=self.world.enterprise_name)
         fields.update(
             channel_id=channel_id,
             channel_name=payloads.channel_obj(self.world, channel_id)["name"],
@@ -56,7 +60,7 @@ class Interactions(DelivererBase):
             command=command,
             text=text,
             api_app_id=self.world.app_id,
-            is_enterprise_install="false",
+            is_enterprise_install="true" if self._org_wide() else "false",
             response_url=url,
             trigger_id=self.world.new_trigger(user),
         )
@@ -79,7 +83,9 @@ class Interactions(DelivererBase):
         message = msgs.find(self.world, channel_id, ts)
         if message is None:
             raise LookupError(f"no message {ts} in {channel}")
-        payload = payloads.interactive_base(self.world, "message_action", user, self.sandbox.verification_token)
+        payload = payloads.interactive_base(
+            self.world, "message_action", user, self.sandbox.verification_token, is_enterprise_install=self._org_wide()
+        )
         payload["user"] = payloads.user_obj(self.world, user, with_username=False)
         del payload["api_app_id"]  # message_action payloads carry no api_app_id
         payload.update(
@@ -156,7 +162,9 @@ class Interactions(DelivererBase):
         with world.lock:
             found = self._locate(user, action_id, block_id, message, view)
             entry = action(found.element, found.block_id, value, world.next_ts())
-            payload = payloads.interactive_base(world, "block_actions", user, self.sandbox.verification_token)
+            payload = payloads.interactive_base(
+                world, "block_actions", user, self.sandbox.verification_token, is_enterprise_install=self._org_wide()
+            )
             payload["trigger_id"] = world.new_trigger(user)
             if found.kind == "view":
                 payload["container"] = {"type": "view", "view_id": found.obj["id"]}
@@ -202,7 +210,9 @@ class Interactions(DelivererBase):
             view["state"] = {"values": state}
             world.views[view_id]["state"] = {"values": copy.deepcopy(state)}
             shown = project(view, VIEW)
-            payload = payloads.interactive_base(world, "view_submission", user, self.sandbox.verification_token)
+            payload = payloads.interactive_base(
+                world, "view_submission", user, self.sandbox.verification_token, is_enterprise_install=self._org_wide()
+            )
             payload.update(trigger_id=world.new_trigger(user), view=shown, response_urls=[])
             title = view.get("title")
             world.record("submit", who=user, view_id=view_id, title=title.get("text", "") if title else "")

@@ -9,12 +9,25 @@ from sandbox.shapes import project
 from sandbox.world import JSON, World
 
 
-def envelope(world: World, token: str, event: JSON) -> JSON:
-    """The `event_callback` wrapper Slack puts around every event."""
+def envelope(
+    world: World,
+    token: str,
+    event: JSON,
+    *,
+    authorization: JSON | None = None,
+    source: tuple[str, str | None] | None = None,
+) -> JSON:
+    """The `event_callback` wrapper Slack puts around every event.
+
+    `authorization` is the installation the event is for (default: a workspace install of this workspace);
+    `source` (team id, enterprise id) names another organisation's team the event came from, as Slack
+    sends a reaction by an external person in a shared channel (the workspace then goes in `context_*`).
+    """
     team_id = str(world.team["id"])
-    body: JSON = {"token": token, "team_id": team_id}
-    if world.enterprise_id:
-        body["enterprise_id"] = world.enterprise_id
+    top_team, top_enterprise = source if source is not None else (team_id, world.enterprise_id)
+    body: JSON = {"token": token, "team_id": top_team}
+    if top_enterprise:
+        body["enterprise_id"] = top_enterprise
     channel = event.get("channel") or (event.get("item") or {}).get("channel")
     body.update(
         api_app_id=world.app_id,
@@ -23,7 +36,8 @@ def envelope(world: World, token: str, event: JSON) -> JSON:
         event_id=world.new_id("Ev"),
         event_time=int(world.now()),
         authorizations=[
-            {
+            authorization
+            or {
                 "enterprise_id": world.enterprise_id,
                 "team_id": team_id,
                 "user_id": world.bot_user_id,
@@ -31,10 +45,21 @@ def envelope(world: World, token: str, event: JSON) -> JSON:
                 "is_enterprise_install": False,
             }
         ],
-        is_ext_shared_channel=False,
-        event_context=f"4-{event.get('type')}-{team_id}-{channel or ''}",
+        is_ext_shared_channel=world.is_ext_shared(channel),
     )
+    if source is not None:
+        body["context_team_id"] = team_id
+        if world.enterprise_id:
+            body["context_enterprise_id"] = world.enterprise_id
+    body["event_context"] = f"4-{event.get('type')}-{team_id}-{channel or ''}"
     return body
+
+
+def _shared_fields(world: World, channel: str, message: JSON, event: JSON) -> None:
+    """In a Slack Connect channel, messages carry the author's team as `user_team` and `source_team`."""
+    if world.is_ext_shared(channel) and message.get("user"):
+        team = world.team_of(str(message["user"]))
+        event.update(user_team=team, source_team=team)
 
 
 def _where(world: World, channel: str, ts: str) -> JSON:
@@ -54,12 +79,14 @@ def message_event(world: World, channel: str, message: JSON) -> JSON:
     if subtype == "thread_broadcast" and isinstance(message.get("root"), dict):
         event["root"] = project(message["root"], shapes.EVENT_BROADCAST_ROOT)
     event.update(_where(world, channel, str(message["ts"])))
+    _shared_fields(world, channel, message, event)
     return event
 
 
 def app_mention_event(world: World, channel: str, message: JSON) -> JSON:
     event = project(copy.deepcopy(message), shapes.EVENT_APP_MENTION)
     event.update(type="app_mention", channel=channel, event_ts=message["ts"])
+    _shared_fields(world, channel, message, event)
     return event
 
 
@@ -134,7 +161,7 @@ def app_home_opened_event(world: World, user: str, channel: str, tab: str, view:
 def team_obj(world: World) -> JSON:
     team: JSON = {"id": world.team["id"], "domain": world.domain}
     if world.enterprise_id:
-        team.update(enterprise_id=world.enterprise_id, enterprise_name=f"{world.team['name']} Org")
+        team.update(enterprise_id=world.enterprise_id, enterprise_name=world.enterprise_name)
     return team
 
 
@@ -144,16 +171,16 @@ def user_obj(world: World, user: str, *, with_username: bool = True) -> JSON:
     shown: JSON = {"id": user}
     if with_username:
         shown["username"] = name
-    shown.update(name=name, team_id=world.team["id"])
+    shown.update(name=name, team_id=world.team_of(user))
     return shown
 
 
-def interactive_base(world: World, kind: str, user: str, token: str) -> JSON:
-    """Fields every interactivity payload starts with."""
+def interactive_base(world: World, kind: str, user: str, token: str, *, is_enterprise_install: bool = False) -> JSON:
+    """Fields every interactivity payload starts with (`is_enterprise_install` for an org-wide install)."""
     payload: JSON = {"type": kind, "team": team_obj(world), "user": user_obj(world, user)}
     if world.enterprise_id:
-        payload["enterprise"] = {"id": world.enterprise_id, "name": f"{world.team['name']} Org"}
-    payload.update(api_app_id=world.app_id, token=token, is_enterprise_install=False)
+        payload["enterprise"] = {"id": world.enterprise_id, "name": world.enterprise_name}
+    payload.update(api_app_id=world.app_id, token=token, is_enterprise_install=is_enterprise_install)
     return payload
 
 

@@ -50,7 +50,7 @@ class Deliverer(Interactions):
             "type": "message",
             "text": text,
             "user": user,
-            "team": world.team["id"],
+            "team": world.team_of(user),
             "blocks": rich_text_blocks(text),
         }
         if thread_ts:
@@ -230,5 +230,6 @@ class Deliverer(Interactions):
         return self.send_event(event, **opts)
 
     def __repr__(self) -> str:
-        target: Any = self.target if isinstance(self.target, str) else getattr(self.target, "__name__", "callable")
+        found = self._target if self._target is not None else self.sandbox.delivery_target
+        target: Any = found if isinstance(found, str) or found is None else getattr(found, "__name__", "callable")
         return f"Deliverer(target={target!r}, deliveries={len(self.events)})"

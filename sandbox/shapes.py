@@ -33,7 +33,7 @@ REACTIONS_GET_MESSAGE = _keys("bot_id type text user ts team bot_profile reactio
 CHANNEL_INFO = _keys(
     "id name is_channel is_group is_im created is_archived is_general name_normalized is_shared creator "
     "is_ext_shared is_org_shared is_member is_private is_mpim topic purpose num_members context_team_id "
-    "updated"
+    "updated shared_team_ids conversation_host_id"
 )
 VIEW = _keys(
     "id team_id type title submit close blocks private_metadata callback_id external_id state hash "

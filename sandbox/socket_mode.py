@@ -369,11 +369,12 @@ class SocketMode:
             return 504, ""
         return 200, json.dumps(acked.response) if acked.response is not None else ""
 
-    def deliverer(self, **kwargs: Any) -> Deliverer:
-        """The people API (post, react, command, click, submit, …) delivering through the socket."""
+    def deliverer(self, workspace: Sandbox | None = None, **kwargs: Any) -> Deliverer:
+        """The people API (post, react, command, click, submit, …) of `workspace` (default: the primary)
+        delivering through the socket."""
         from sandbox.people import Deliverer
 
-        return Deliverer(self.sandbox, self.target, **kwargs)
+        return Deliverer(workspace or self.sandbox, self.target, **kwargs)
 
     def deliver(
         self,

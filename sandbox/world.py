@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sandbox.profiles import bot_user_record, user_record
@@ -35,11 +35,14 @@ class World:
         bot_id: str,
         app_id: str,
         clock: Callable[[], float],
+        enterprise_name: str | None = None,
+        ids: Iterator[int] | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.clock = clock
         self.team: JSON = {"id": team_id, "domain": team_domain, "name": team_domain.capitalize()}
         self.enterprise_id = enterprise_id
+        self.enterprise_name = enterprise_name or f"{self.team['name']} Org"
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
@@ -54,7 +57,9 @@ class World:
         self.triggers: dict[str, JSON] = {}
         self.timeline: list[JSON] = []
         self._last_micros = 0
-        self._counter = itertools.count(1)
+        self._counter = ids if ids is not None else itertools.count(1)  # shared by the workspaces of one server
+        # People of other organisations met in shared channels, with their enterprise (None: not on Grid).
+        self.external_users: dict[str, str | None] = {}
         self.users[bot_user_id] = bot_user_record(
             user_id=bot_user_id, bot_id=bot_id, app_id=app_id, team_id=team_id, now=self.now()
         )
@@ -95,25 +100,49 @@ class World:
         is_admin: bool = False,
         is_bot: bool = False,
         deleted: bool = False,
+        external_team: tuple[str, str, str | None] | None = None,
     ) -> JSON:
+        """A person of this workspace; with `external_team` (team id, domain, enterprise id), one of another org."""
+        team_id, domain = (external_team[0], external_team[1]) if external_team else (str(self.team["id"]), self.domain)
         with self.lock:
             record = user_record(
                 user_id=user_id,
                 name=name,
                 real_name=real_name,
                 tz=tz,
-                team_id=str(self.team["id"]),
-                domain=self.domain,
+                team_id=team_id,
+                domain=domain,
                 is_admin=is_admin,
                 is_bot=is_bot,
                 deleted=deleted,
                 now=self.now(),
             )
             self.users[user_id] = record
+            if external_team is None:
+                self.external_users.pop(user_id, None)
+            else:
+                self.external_users[user_id] = external_team[2]
             return record
 
-    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False, members: Iterable[str] = ()) -> JSON:
+    def team_of(self, user_id: str | None) -> str:
+        """The team a user belongs to (this workspace's, or their own organisation's for external people)."""
+        record = self.users.get(user_id or "") or {}
+        return str(record.get("team_id") or self.team["id"])
+
+    def is_ext_shared(self, channel_id: str | None) -> bool:
+        return bool((self.channels.get(channel_id or "") or {}).get("is_ext_shared"))
+
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        is_private: bool = False,
+        members: Iterable[str] = (),
+        shared_with: Iterable[str] = (),
+    ) -> JSON:
         member_ids = list(dict.fromkeys(members))
+        other_teams = [t for t in dict.fromkeys(shared_with) if t != self.team["id"]]
         with self.lock:
             record: JSON = {
                 "id": channel_id,
@@ -131,6 +160,13 @@ class World:
                 "topic": {"value": "", "creator": "", "last_set": 0},
                 "purpose": {"value": "", "creator": "", "last_set": 0},
             }
+            if other_teams:  # a Slack Connect channel, hosted here
+                record.update(
+                    is_shared=True,
+                    is_ext_shared=True,
+                    shared_team_ids=[self.team["id"], *other_teams],
+                    conversation_host_id=self.team["id"],
+                )
             self.channels[channel_id] = record
             self.messages.setdefault(channel_id, [])
             return record

@@ -38,6 +38,27 @@ log = logging.getLogger("peerbot.jobs")
 EVENT_ID_RETENTION = timedelta(days=1)
 
 
+class Clients:
+    """Each workspace's client, looked up once per sweep: its installation's, or the one token's.
+
+    `client` (tests, one workspace) answers for every workspace. None: Peerbot is no longer installed
+    there (uninstalled, tokens revoked), so that workspace's jobs wait and nothing is sent.
+    """
+
+    def __init__(self, deps: Deps, client: WebClient | None = None) -> None:
+        self.deps, self.client = deps, client
+        self._found: dict[Workspace, WebClient | None] = {}
+
+    def __call__(self, ws: Workspace) -> WebClient | None:
+        if self.client is not None:
+            return self.client
+        if ws not in self._found:
+            self._found[ws] = self.deps.client_for(ws)
+            if self._found[ws] is None:
+                log.info("skipping %s this sweep: Peerbot is not installed there", ws.team_id or ws.enterprise_id)
+        return self._found[ws]
+
+
 def prune_processed_events(deps: Deps) -> int:
     """Forget event ids too old for Slack to retry, so the table stays small."""
     with deps.db() as s:
@@ -57,18 +78,21 @@ def prune_search_changes(deps: Deps) -> int:
 
 def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     """The routing sweep: resend unsent DMs, wake snoozes, move overdue requests on, route waiting questions."""
-    client = client or deps.client
+    clients = Clients(deps, client)
     now = deps.clock()
     done = {"resent": 0, "expired": 0, "woken": 0, "routed": 0}
     with deps.db() as s:
-        unsent = [a.id for a in queries.unsent_assignments(s, now=now) if a.id is not None]
-    for assignment_id in unsent:
-        routing.send_dm(client, deps, assignment_id)
-        done["resent"] += 1
+        unsent = [(Workspace.of(a), a.id) for a in queries.unsent_assignments(s, now=now) if a.id is not None]
+    for ws, assignment_id in unsent:
+        if (c := clients(ws)) is not None:
+            routing.send_dm(c, deps, assignment_id)
+            done["resent"] += 1
     overdue: set[int] = set()
     stale: list[Assignment] = []
     with deps.db() as s:
         for a in queries.due_assignments(s, now=now):
+            if clients(Workspace.of(a)) is None:
+                continue  # not installed there any more: nothing moves on until it is
             if a.status == AssignmentStatus.SNOOZED:  # the hour is up: ask again, with a fresh DM
                 a.status, a.dm_ts, a.due_at = AssignmentStatus.PENDING, "", now + timedelta(hours=1)
                 a.dm_claimed_at = None
@@ -84,21 +108,26 @@ def escalate(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
             a.question_id for q in overdue for a in queries.assignments_for(s, question_id=q) if a.status in OPEN
         }
         waiting = [q.id for q in queries.questions_to_route(s, now=now) if q.id is not None]
-        woken = [a.id for a in queries.unsent_assignments(s, now=now) if a.id is not None]
+        woken = [(Workspace.of(a), a.id) for a in queries.unsent_assignments(s, now=now) if a.id is not None]
     for a in stale:
-        routing.settle_dm(client, deps, a, "No answer in time, so I've passed it on. No worries!")
-    for assignment_id in woken:
-        routing.send_dm(client, deps, assignment_id)
+        if (c := clients(Workspace.of(a))) is not None:
+            routing.settle_dm(c, deps, a, "No answer in time, so I've passed it on. No worries!")
+    for ws, assignment_id in woken:
+        if (c := clients(ws)) is not None:
+            routing.send_dm(c, deps, assignment_id)
     for question_id in sorted((overdue - still_open) | set(waiting)):
         with deps.db() as s:
             q = s.get(Question, question_id)
             unfinished = q is not None and q.followed_up_at is None
             tags = queries.question_tags(s, question_id=question_id) if unfinished else []
-        if q is not None and unfinished:  # its capturing request died before following it up: do it now
+        c = clients(Workspace.of(q)) if q is not None else None
+        if q is None or c is None:
+            continue
+        if unfinished:  # its capturing request died before following it up: do it now
             log.warning("question %s was never followed up by the request that captured it: doing it now", q.id)
-            questions.follow_up(client, deps, q, tags, react=True)
+            questions.follow_up(c, deps, q, tags, react=True)
         else:
-            routing.route_question(client, deps, question_id)
+            routing.route_question(c, deps, question_id)
         done["routed"] += 1
     if any(done.values()):
         log.info("routing sweep: %s", done)
@@ -112,7 +141,7 @@ def nudge(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     recorded after; a claimed step without a ts is sent again by the next sweep. Several steps due
     at once (after downtime) go out as one catch-up message.
     """
-    client = client or deps.client
+    clients = Clients(deps, client)
     now = deps.clock()
     done = {"sent": 0, "caught_up": 0, "deferred": 0, "resent": 0}
     batches: list[tuple[int, list[int]]] = []
@@ -134,9 +163,13 @@ def nudge(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
             for n in group:
                 s.add(n)
         s.commit()
-    base_url = workspace_url(client) if batches else ""
     for enrolment_id, ids in batches:
-        onboarding.deliver(client, deps, enrolment_id, ids, base_url=base_url)
+        with deps.db() as s:
+            enrolment = s.get(Enrolment, enrolment_id)
+        c = clients(Workspace.of(enrolment)) if enrolment is not None else None
+        if c is None:
+            continue  # claimed but unsent: the sweep after a reinstall sends it
+        onboarding.deliver(c, deps, enrolment_id, ids, base_url=workspace_url(c))
         with deps.db() as s:
             row = s.get(Enrolment, enrolment_id)
             if row is not None:
@@ -163,7 +196,7 @@ def digest(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
     A digest with nothing to say is recorded as empty and not sent. A failed send stays pending and
     is tried again by the next sweep; one target failing never stops the others.
     """
-    client = client or deps.client
+    clients = Clients(deps, client)
     settings = deps.settings
     now = deps.clock()
     done = {"sent": 0, "empty": 0, "failed": 0}
@@ -188,52 +221,76 @@ def digest(deps: Deps, client: WebClient | None = None) -> dict[str, int]:
             and not (e.on_leave_until and e.on_leave_until >= digests.local_date(now, e.tz))
         ]
         admins_settled = queries.settled_digest_targets(s, kind=DigestKind.ADMIN, period=period)
-    admins = sorted(settings.admins)
-    if not channels and not configured and not experts and all(any(a == t for _, t in admins_settled) for a in admins):
-        return done
-    info = slack_call(client.auth_test)
-    base_url, team = (str(info.get("url") or ""), str(info.get("team_id") or "")) if info else ("", "")
-    home = Workspace(team, str(info.get("enterprise_id") or "") if info else "")
-    if team:
+    if deps.installs is None:  # one workspace, the token's
+        info = slack_call((client or deps.client).auth_test)
+        homes = [Workspace(str(info.get("team_id") or ""), str(info.get("enterprise_id") or ""))] if info else []
+        homes = [ws for ws in homes if ws.team_id]
+    else:  # many workspaces: a configured channel id belongs to the workspace Peerbot saw it in
         with deps.db() as s:
             for channel_id in configured:
-                row = queries.channel(s, ws=home, channel_id=channel_id)
-                channels.append((home, channel_id, row.name if row else channel_id))
-    send = _Sender(deps, client, period, done)
+                channels += [(ws, channel_id, name) for ws, name in queries.channel_workspaces(s, channel_id)]
+        configured = []
+        homes = sorted({ws for ws, _, _ in channels} | {Workspace.of(c) for c in rows}, key=lambda w: w.team_id)
+    admins = {ws: sorted(settings.admins | _installer(deps, ws)) for ws in homes}
+    if (
+        not channels
+        and not configured
+        and not experts
+        and all((ws.team_id, a) in admins_settled for ws, people in admins.items() for a in people)
+    ):
+        return done
+    if configured and homes:
+        with deps.db() as s:
+            for channel_id in configured:
+                row = queries.channel(s, ws=homes[0], channel_id=channel_id)
+                channels.append((homes[0], channel_id, row.name if row else channel_id))
+    send = _Sender(deps, period, done)
     for ws, channel_id, name in channels:
+        if (c := clients(ws)) is None:
+            continue
         with deps.db() as s:
             d = digests.channel_digest(s, ws=ws, channel=channel_id, start=start, end=moment)
         text = f"This week in #{name}: what colleagues asked and answered"
-        shown = [] if d.empty else blocks.channel_digest(d, base_url=base_url, week=week)
-        send(ws, DigestKind.CHANNEL, channel_id, text, shown)
+        shown = [] if d.empty else blocks.channel_digest(d, base_url=workspace_url(c), week=week)
+        send(c, ws, DigestKind.CHANNEL, channel_id, text, shown)
     members: dict[str, set[str]] = {}
     for e in experts:
         ws = Workspace.of(e)
+        if (c := clients(ws)) is None:
+            continue
 
-        def may_see(channel: str, who: str = e.user_id) -> bool:
-            return who in _members(client, members, channel)
+        def may_see(channel: str, who: str = e.user_id, c: WebClient = c) -> bool:
+            return who in _members(c, members, channel)
 
         with deps.db() as s:
             topics = queries.expert_topics(s, expert_ids=[e.id or 0]).get(e.id or 0, [])
             items = digests.expert_digest(s, ws=ws, expert=e.user_id, topics=topics, since=recent, may_see=may_see)
         text = f"{len(items)} open questions in your topics could use your help"
-        send(ws, DigestKind.EXPERT, e.user_id, text, blocks.expert_digest(items, base_url=base_url) if items else [])
-    chart: bytes | None = None  # the weekly activity chart, drawn once for all admins
-    if admins and team:
-        ws = home
+        shown = blocks.expert_digest(items, base_url=workspace_url(c)) if items else []
+        send(c, ws, DigestKind.EXPERT, e.user_id, text, shown)
+    for ws, people in admins.items():
+        if (c := clients(ws)) is None or all((ws.team_id, a) in admins_settled for a in people):
+            continue
         with deps.db() as s:
             report = digests.gap_report(s, ws=ws, start=start, end=moment)
-        for admin in admins:
-            if (team, admin) in admins_settled:
+        chart: bytes | None = None  # the weekly activity chart, drawn once for the workspace's admins
+        for admin in people:
+            if (ws.team_id, admin) in admins_settled:
                 continue
             shown = [] if report.empty else blocks.gap_report(report, week=week, min_group=digests.MIN_GROUP)
             if shown and chart is None:
                 with deps.db() as s:
                     chart = weekly_activity_png(s, ws=ws, now=moment) or b""
-            send(ws, DigestKind.ADMIN, admin, "Peerbot's weekly knowledge-gap report", shown, attachment=chart)
+            send(c, ws, DigestKind.ADMIN, admin, "Peerbot's weekly knowledge-gap report", shown, attachment=chart)
     if any(done.values()):
         log.info("digest sweep for %s: %s", period, done)
     return done
+
+
+def _installer(deps: Deps, ws: Workspace) -> set[str]:
+    """With OAuth installs, whoever installed Peerbot in a workspace gets its gap report too."""
+    installer = deps.installs.installer(ws) if deps.installs is not None else ""
+    return {installer} if installer else set()
 
 
 def _members(client: WebClient, cache: dict[str, set[str]], channel: str) -> set[str]:
@@ -246,11 +303,12 @@ def _members(client: WebClient, cache: dict[str, set[str]], channel: str) -> set
 class _Sender:
     """Claims a digest row, posts it, records the outcome: sent once, empty not sent, failures retried later."""
 
-    def __init__(self, deps: Deps, client: WebClient, period: str, done: dict[str, int]) -> None:
-        self.deps, self.client, self.period, self.done = deps, client, period, done
+    def __init__(self, deps: Deps, period: str, done: dict[str, int]) -> None:
+        self.deps, self.period, self.done = deps, period, done
 
     def __call__(
         self,
+        client: WebClient,
         ws: Workspace,
         kind: DigestKind,
         target: str,
@@ -282,7 +340,7 @@ class _Sender:
             s.commit()
             row_id = row.id
         try:
-            posted = self.client.chat_postMessage(channel=target, text=text, blocks=shown)
+            posted = client.chat_postMessage(channel=target, text=text, blocks=shown)
         except SlackApiError as e:
             error = str(e.response.get("error"))
             log.warning("%s digest to %s failed (%s); the next sweep tries again", kind, target, error)
@@ -291,7 +349,7 @@ class _Sender:
             return
         channel = str(posted.get("channel") or target)
         if attachment:  # the admins' chart, in the same DM; a failed upload does not unsend the digest
-            slack_call(self.client.files_upload_v2, channel=channel, file=attachment, filename="activity.png",
+            slack_call(client.files_upload_v2, channel=channel, file=attachment, filename="activity.png",
                        title="Questions asked and answered per week (public channels)")  # fmt: skip
         self._record(row_id, status=DigestStatus.SENT, channel=str(posted.get("channel") or target),
                      ts=str(posted["ts"]), sent_at=now, error="")  # fmt: skip
@@ -309,7 +367,7 @@ class _Sender:
 
 def refresh_homes(deps: Deps, client: WebClient | None = None) -> int:
     """The Home sweep: republish the Home tabs of people whose questions, requests, votes or journey changed."""
-    published = home.refresh(client or deps.client, deps)
+    published = home.refresh(Clients(deps, client), deps)
     if published:
         log.info("refreshed %d Home tabs", published)
     return published

@@ -53,8 +53,9 @@ def query_terms(query_text: str, *, limit: int | None = MAX_TERMS) -> list[str]:
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic hook: schema comparisons leave out the search_* tables and indexes."""
-    return not (type_ in ("table", "index") and (name or "").startswith(PREFIX))
+    """Alembic hook: schema comparisons leave out the search_* tables and indexes, and slack_sdk's own
+    installation and state store tables (slack_*, made from its definitions by migration 0011)."""
+    return not (type_ in ("table", "index") and (name or "").startswith((PREFIX, "slack_")))
 
 
 class IndexedDoc(NamedTuple):

@@ -486,6 +486,29 @@ def all_watched_channels(session: Session) -> list[Channel]:
     return list(session.exec(stmt))
 
 
+def channel_workspaces(session: Session, channel_id: str) -> list[tuple[Workspace, str]]:
+    """The workspaces (and the name there) a channel id was seen in: its rows, else its questions.
+
+    Slack's channel ids are unique, but a Slack Connect channel is in several workspaces.
+    """
+    rows = session.exec(select(Channel).where(Channel.slack_id == channel_id).order_by(col(Channel.team_id)))
+    found = [(Workspace.of(c), c.name) for c in rows]
+    if found:
+        return found
+    stmt = select(Question.team_id, Question.enterprise_id).where(Question.channel == channel_id).distinct().limit(10)
+    return [(Workspace(team, enterprise), channel_id) for team, enterprise in session.exec(stmt)]
+
+
+def org_teams(session: Session, *, enterprise_id: str, besides: str) -> list[str]:
+    """The other workspaces of an Enterprise Grid organisation that Peerbot holds questions or channels of.
+
+    It reads the whole questions table: callers keep the answer for a while (handlers.suggestions).
+    """
+    teams = set(session.exec(select(Channel.team_id).where(Channel.enterprise_id == enterprise_id).distinct()))
+    teams |= set(session.exec(select(Question.team_id).where(Question.enterprise_id == enterprise_id).distinct()))
+    return sorted(teams - {besides})
+
+
 def all_experts(session: Session) -> list[Expert]:
     return list(session.exec(select(Expert).order_by(col(Expert.team_id), col(Expert.user_id))))
 

@@ -28,6 +28,8 @@ EVENT_SCOPES = {
     "team_join": {"users:read"},
     "member_joined_channel": {"channels:read", "groups:read"},
     "app_home_opened": set(),
+    "app_uninstalled": set(),
+    "tokens_revoked": set(),
 }
 
 
@@ -98,3 +100,64 @@ def test_events_commands_and_shortcuts_match_the_handlers() -> None:
     subscribed = {e.split(".")[0] for e in m["settings"]["event_subscriptions"]["bot_events"]}
     assert subscribed == handled
     assert m["settings"]["socket_mode_enabled"] is True
+
+
+def test_distributed_manifest_is_valid_and_matches_the_default_one() -> None:
+    """manifest.distributed.yml (OAuth, Grid, HTTP mode): the same features, scopes and events."""
+    needs_specs()
+    distributed: dict[str, Any] = yaml.safe_load((ROOT / "manifest.distributed.yml").read_text())
+    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(distributed)
+    m = manifest()
+    assert distributed["features"]["app_home"] == m["features"]["app_home"]
+    assert distributed["oauth_config"]["scopes"] == m["oauth_config"]["scopes"]
+    events = distributed["settings"]["event_subscriptions"]["bot_events"]
+    assert events == m["settings"]["event_subscriptions"]["bot_events"]
+    settings = distributed["settings"]
+    assert settings["socket_mode_enabled"] is False and settings["token_rotation_enabled"] is True
+    assert settings["org_deploy_enabled"] is True
+    assert [u.rsplit("/", 2)[-2:] for u in distributed["oauth_config"]["redirect_urls"]] == [
+        ["slack", "oauth_redirect"]
+    ]
+
+
+def test_oauth_installs_ask_for_the_manifests_scopes() -> None:
+    from bot.installs import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
+
+    assert list(BOT_SCOPES) == manifest()["oauth_config"]["scopes"]["bot"]
+    assert (INSTALL_PATH, REDIRECT_PATH) == ("/slack/install", "/slack/oauth_redirect")
+
+
+def test_slack_cli_hooks_serve_the_same_manifest() -> None:
+    """`slack run` / `slack manifest`: .slack/hooks.json names our hooks; get-manifest answers manifest.yml as JSON."""
+    import subprocess
+    import sys
+
+    hooks = json.loads((ROOT / ".slack" / "hooks.json").read_text())["hooks"]
+    assert hooks["get-hooks"] == "python3 -m slack_cli_hooks.hooks.get_hooks"
+    assert hooks["get-manifest"] == "python3 -m bot.slack_cli get-manifest"
+    assert hooks["start"] == "python3 -m bot.slack_cli start"
+    assert hooks["deploy"] == "docker compose up --detach --build" and (ROOT / "compose.yaml").exists()
+    run = [
+        sys.executable,
+        "-m",
+        "bot.slack_cli",
+        "get-manifest",
+        "--protocol",
+        "message-boundaries",
+        "--boundary",
+        "B1",
+    ]
+    out = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.startswith("B1") and out.rstrip().endswith("B1")
+    assert json.loads(out.strip()[2:-2]) == manifest()
+    plain = subprocess.run(run[:4], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert json.loads(plain) == manifest()
+    listed = subprocess.run(
+        [sys.executable, "-m", "slack_cli_hooks.hooks.get_hooks"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "protocol-version" in json.loads(listed)["config"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "bot.slack_cli", "start"], cwd=ROOT, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )  # fmt: skip
+    assert refused.returncode == 2 and "slack run" in refused.stderr

@@ -112,16 +112,22 @@ def db_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_bot(slack: Sandbox, db_url: str, tmp_path: Path) -> Iterator[Callable[[], Bot]]:
-    """Starts `peerbot run` processes (Socket Mode: SLACK_APP_TOKEN set); all are killed at teardown."""
+def start_bot(slack: Sandbox, db_url: str, tmp_path: Path) -> Iterator[Callable[..., Bot]]:
+    """Starts `peerbot run` processes (Socket Mode: SLACK_APP_TOKEN set); all are killed at teardown.
+
+    `slack_cli=True` starts it as the Slack CLI's `start` hook does for `slack run`: the tokens arrive as
+    SLACK_CLI_XOXB and SLACK_CLI_XAPP.
+    """
     bots: list[Bot] = []
 
-    def start() -> Bot:
+    def start(*, slack_cli: bool = False) -> Bot:
         n = len(bots) + 1
+        tokens = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
+        if slack_cli:
+            tokens = {"SLACK_CLI_XOXB": slack.bot_token, "SLACK_CLI_XAPP": slack.app_token}
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PEERBOT_", "DATABASE_URL"))},
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
+            **tokens,
             "SLACK_API_URL": slack.base_url,
             "DATABASE_URL": db_url,
             "PEERBOT_WATCHED_CHANNELS": HELP,
@@ -130,9 +136,10 @@ def start_bot(slack: Sandbox, db_url: str, tmp_path: Path) -> Iterator[Callable[
         }
         log = tmp_path / f"peerbot-{n}.log"
         with log.open("wb") as out:
+            command = ["-m", "bot.slack_cli", "start"] if slack_cli else ["-m", "bot", "run", "--no-scheduler"]
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--no-scheduler"],
-                env=env,
+                [sys.executable, *command],
+                env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
                 cwd=tmp_path,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -253,6 +260,18 @@ def test_socket_mode_speaks_slacks_framing(slack: Sandbox) -> None:
 
 
 # --- the real bot ---------------------------------------------------------------------------------
+
+
+def test_slack_cli_start_hook_runs_peerbot_with_the_local_run_tokens(
+    slack: Sandbox, start_bot: Callable[..., Bot], db_url: str
+) -> None:
+    """`slack run` calls the start hook with SLACK_CLI_XOXB/SLACK_CLI_XAPP: Peerbot connects and works."""
+    start_bot(slack_cli=True)
+    people = slack.socket_mode.deliverer()
+    q = people.post(ALICE, HELP, QUESTIONS[0])
+    poll(lambda: eyes(slack) == {q: 1}, what="the 👀 on the question")
+    assert [row.ts for row in rows(db_url, Question)] == [q]
+    assert slack.calls_to("apps.connections.open")
 
 
 def test_every_envelope_is_acked_and_handled_once(slack: Sandbox, start_bot: Callable[[], Bot], db_url: str) -> None:
