@@ -70,8 +70,11 @@ class Front(Middleware):
         # bot.server vets HTTP requests before Bolt parses them and puts the kind in the context.
         kind = context.get(KIND) or vet(req.body)
         if kind is not None and not context.team_id and context.is_enterprise_install:
-            # An org-wide install (Enterprise Grid) acts in every workspace: the request names which one.
-            context["team_id"] = acting_team(req.body)
+            # An org-wide install (Enterprise Grid) acts in every workspace: the request names which one,
+            # and methods that need to know it get it (slack_sdk adds default_params to every call).
+            context["team_id"] = team = acting_team(req.body)
+            if team and context.client is not None:
+                context.client.default_params.setdefault("team_id", team)
         if kind is not None and (context.team_id or kind == "url_verification"):
             context[KIND] = kind
             context["deps"] = self.deps

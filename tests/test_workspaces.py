@@ -289,6 +289,7 @@ def test_an_org_wide_install_on_enterprise_grid(grid: Many, clock: Clock) -> Non
     [captured] = grid.rows(Question)
     assert (captured.team_id, captured.enterprise_id, captured.author) == (GLOBEX, "E0ORG0001", wanda)
     assert west.calls_to("reactions.add") and not east.calls_to("reactions.add")
+    assert all(c.args.get("team_id") == GLOBEX for c in west.calls if c.method != "auth.test")  # named, org token
 
     # Slack's org-app Home sample: the Home tab is published in west, for a W… user.
     home = _replace(
