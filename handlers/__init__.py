@@ -73,8 +73,9 @@ class Front(Middleware):
             # An org-wide install (Enterprise Grid) acts in every workspace: the request names which one,
             # and methods that need to know it get it (slack_sdk adds default_params to every call).
             context["team_id"] = team = acting_team(req.body)
-            if team and context.client is not None:
-                context.client.default_params.setdefault("team_id", team)
+            web = context.client
+            if team and web is not None:
+                web.default_params.setdefault("team_id", team)
         if kind is not None and (context.team_id or kind == "url_verification"):
             context[KIND] = kind
             context["deps"] = self.deps
