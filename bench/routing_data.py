@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
+from bisect import bisect_left
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.routing import (
+from bot.answer_history import (
     BASE_SHARE,
-    DEFAULT_WEIGHTS,
     HALF_LIFE,
     HALF_LIFE_ANSWERS,
     PROFILE_WEIGHT,
     UNIT,
-    Expert,
     HistoryIndex,
     HistoryRecord,
-    Weights,
-    topic_credibility,
 )
+from bot.routing import DEFAULT_WEIGHTS, Expert, Weights, topic_credibility
 from bot.tagging import Vocabulary
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "stackexchange_expert_finding.jsonl"
@@ -45,6 +44,7 @@ class Params:
     min_topic_answers: int = 2  # a tag someone answered this often becomes one of their topics
     title_terms: bool = False  # add vocabulary terms found in the title (bot.tagging) to the question's tags
     body_chars: int = 2_000  # how much of a question's body goes into the text of the history
+    history_limit: int = 500  # the latest answers the history is built from, as storage.queries.recent_answers_by
 
     def weights(self) -> Weights:
         return replace(DEFAULT_WEIGHTS, topic=self.topic_weight)
@@ -55,8 +55,19 @@ class Site:
     name: str
     experts: list[Expert]
     index: HistoryIndex
-    answers: Counter[str]  # answers per person in the training part: the popularity baseline
+    answers: Counter[str]  # answers per person known to the bot: the popularity baseline
     vocabulary: Vocabulary
+
+
+@dataclass(frozen=True)
+class Known:
+    """One answer as the bot has it: to which question, by whom, since when, and the votes it counts."""
+
+    question: Question
+    user: str
+    at: datetime
+    votes: float
+    text: str  # the question's, as the history reads it
 
 
 def load(path: Path = DATA) -> dict[str, list[Question]]:
@@ -86,6 +97,11 @@ def text_of(question: Question, body_chars: int = 2_000) -> str:
     return f"{question['title']}\n{str(question['body'])[:body_chars]}"
 
 
+def answerers(questions: list[Question]) -> set[str]:
+    """Everyone who answered one of these questions (deleted accounts aside)."""
+    return {str(a["user_id"]) for q in questions for a in q["answers"] if a["user_id"]}
+
+
 def build_site(name: str, train: list[Question], params: Params, *, strict: bool = True) -> Site:
     """Experts (topics = tags answered often, credibility = answer scores as votes) and history from `train`.
 
@@ -95,30 +111,65 @@ def build_site(name: str, train: list[Question], params: Params, *, strict: bool
     the test period can look recent.
     """
     cut = when(train[-1]) if train else datetime.max.replace(tzinfo=UTC)
-    answers: Counter[str] = Counter()
-    per_tag: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    records: list[HistoryRecord] = []
+    known = []
     for question in train:
-        tags = tuple(question["tags"])
         for answer in question["answers"]:
             user, posted = answer["user_id"], when(answer)
             if not user or (strict and posted > cut):  # a deleted account, or not known yet
                 continue
-            answers[user] += 1
-            for tag in tags:
-                per_tag[user][tag].append(float(answer["score"]))
             at = posted if posted <= cut else when(question)
-            records.append(HistoryRecord(user, text_of(question, params.body_chars), at, tags))
+            known.append(Known(question, user, at, float(answer["score"]), text_of(question, params.body_chars)))
+    return _site(name, known, train, params)
+
+
+def replay(name: str, train: list[Question], test: list[Question], params: Params) -> Iterator[tuple[Question, Site]]:
+    """Each test question with the site as the bot knows it when the question arrives (online).
+
+    Known: every answer posted before that moment, to a training question or to an earlier test
+    question. Votes count only on answers posted by the end of the training period: the scores in
+    the dump are final, so for a later answer they would tell what the bot could not know yet.
+    """
+    cut = when(train[-1]) if train else datetime.min.replace(tzinfo=UTC)
+    questions = train + test  # oldest first
+    answers = sorted(
+        (
+            Known(q, a["user_id"], when(a), float(a["score"]) if when(a) <= cut else 0.0, text_of(q, params.body_chars))
+            for q in questions
+            for a in q["answers"]
+            if a["user_id"]
+        ),
+        key=lambda k: k.at,
+    )
+    posted, asked = [k.at for k in answers], [when(q) for q in questions]
+    site, seen = None, -1
+    for question in test:
+        now = when(question)
+        upto = bisect_left(posted, now)
+        if site is None or upto != seen:  # built again only when answers came in since the last question
+            site, seen = _site(name, answers[:upto], questions[: bisect_left(asked, now)], params), upto
+        yield question, site
+
+
+def _site(name: str, known: list[Known], questions: list[Question], params: Params) -> Site:
+    answers: Counter[str] = Counter()
+    per_tag: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    records: list[HistoryRecord] = []
+    for k in known:
+        tags = tuple(k.question["tags"])
+        answers[k.user] += 1
+        for tag in tags:
+            per_tag[k.user][tag].append(k.votes)
+        records.append(HistoryRecord(k.user, k.text, k.at, tags))
     experts = [_expert(user, per_tag[user], params) for user in sorted(answers)]
     index = HistoryIndex(
-        records,
+        sorted(records, key=lambda r: r.at)[-params.history_limit :] if params.history_limit else records,
         half_life=timedelta(days=params.half_life_days),
         half_life_answers=params.half_life_answers,
         base_share=params.base_share,
         unit=params.unit,
         profile_weight=params.profile_weight,
     )
-    vocabulary = Vocabulary({tag: [] for tag in sorted({t for q in train for t in q["tags"]})})
+    vocabulary = Vocabulary({tag: [] for tag in sorted({t for q in questions for t in q["tags"]})})
     return Site(name, experts, index, answers, vocabulary)
 
 

@@ -1,14 +1,18 @@
-"""Replay Stack Exchange questions through bot.routing.rank: hit@1, hit@5 and MRR of real answerers vs popularity."""
+"""Replay Stack Exchange questions through bot.routing.rank: hit@1, hit@5 and MRR of real answerers vs popularity.
+
+python -m bench.routing_eval [--scale small|full] [--protocol online readme strict] [--tune]
+"""
 
 from __future__ import annotations
 
 import argparse
 import itertools
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.routing_data import Params, Question, Site, build_site, load, split, text_of, when
+from bench.routing_data import Params, Question, Site, answerers, build_site, load, replay, split, text_of, when
 from bot.routing import rank
 from bot.tagging import tags_for
 
@@ -61,15 +65,39 @@ def _popular(site: Site, question: Question) -> list[str]:
     return [u for u in users if u != question["asker_id"]][:K]
 
 
+# How each test question finds the site. online, the default, is what the bot would know: every
+# answer posted before the question arrived, including those to earlier test questions. The two
+# frozen ones know only the training part, however long ago it ended.
+PROTOCOLS = {
+    "online": "online: every answer posted before the question",
+    "readme": "README: frozen at the end of training",
+    "strict": "strict: frozen, only answers posted by the end of training",
+}
+
+
 def evaluate(
-    pairs: list[tuple[list[Question], list[Question]]], params: Params, *, names: list[str], strict: bool = False
+    pairs: list[tuple[list[Question], list[Question]]],
+    params: Params,
+    *,
+    names: list[str],
+    protocol: str = "online",
 ) -> Tally:
-    """Rank every test question with at least one known answerer, against the experts built from its train part."""
+    """Rank every test question with a known answerer, with the site as `protocol` has it when the question comes.
+
+    A known answerer is one who also answered in the train part (the data README's rule), so that
+    each protocol asks about the same questions. The popularity baseline knows as much as the ranking.
+    """
     tally = Tally()
     for name, (train, test) in zip(names, pairs, strict=True):
-        site = build_site(name, train, params, strict=strict)
-        for question in test:
-            known = set(question["answerer_ids"]) & set(site.answers)
+        if protocol == "online":
+            candidates = answerers(train)
+            states = replay(name, train, test, params)
+        else:
+            site = build_site(name, train, params, strict=protocol == "strict")
+            candidates = set(site.answers)
+            states = ((question, site) for question in test)
+        for question, site in states:
+            known = set(question["answerer_ids"]) & candidates
             if not known:
                 continue
             truth = known - {question["asker_id"]}
@@ -88,20 +116,17 @@ def evaluate(
     return tally
 
 
-def run(scale: str = "small", params: Params | None = None, *, strict: bool = False) -> dict[str, Any]:
-    """The held-out figures: train on each site's first 80 %, test on the last 20 % ("small": 25 tests a site).
-
-    strict=False is the data README's protocol; strict=True also forgets answers posted after the training period.
-    """
+def run(scale: str = "small", params: Params | None = None, *, protocol: str = "online") -> dict[str, Any]:
+    """The held-out figures: train on each site's first 80 %, test on the last 20 % ("small": 25 tests a site)."""
     sites = load()
     pairs = [split(rows) for rows in sites.values()]
     if scale == "small":
         pairs = [(train, test[:SMALL_TEST_PER_SITE]) for train, test in pairs]
-    tally = evaluate(pairs, params or Params(), names=list(sites), strict=strict)
+    tally = evaluate(pairs, params or Params(), names=list(sites), protocol=protocol)
     n = len(tally.ours.ranks)
     return {
         "scale": scale,
-        "protocol": "strict: only answers posted by the end of training" if strict else "README: 80/20 per site",
+        "protocol": PROTOCOLS[protocol],
         "questions": n,
         "self_answered_only": tally.self_answered_only,
         "ms_per_question": 1000 * tally.seconds / max(n, 1),
@@ -111,38 +136,41 @@ def run(scale: str = "small", params: Params | None = None, *, strict: bool = Fa
 
 
 # The topic weight is a product decision, not tuned (declared topics must count, or a newcomer is never
-# asked); everything else was chosen with `--tune`, which reads only validation folds and maximises hit@5 + MRR.
-# Its best, now the defaults in bot.routing: half-life 60 days and 60 answers, base share 1.0, profile (BM25)
-# weight 0.05, topics from 2 answers: hit@1 .245, hit@5 .556, MRR .377 on 1,057 validation questions, where
-# popularity has .200, .463 and .309. The landscape is flat: the top 15 lie within .006. The unit (1e-4) and
-# 2,000 body characters were fixed in an earlier grid, where the other values scored within .003; adding
-# vocabulary terms from the title (Params.title_terms) changed nothing either. On the test parts (README
-# protocol, 395 questions) these defaults give hit@1 .301, hit@5 .522, MRR .398; popularity .258, .410, .329.
+# asked); everything else was chosen with `--tune`, which replays only validation folds (online) and maximises
+# hit@5 + MRR. The defaults in bot.answer_history (half-life 60 days and 60 answers, base share 1.0, profile
+# (BM25) weight 0.05) with topics from 2 answers give hit@1 .310, hit@5 .636, MRR .447 on 1,057 validation
+# questions, where popularity has .237, .494 and .346. The landscape is flat: the best of this grid scores
+# .008 more (hit@5 + MRR), the top 15 lie within .009, so the defaults stand. The unit (1e-4), the base share
+# and 2,000 body characters were fixed in earlier grids, where the other values scored within .004; adding
+# vocabulary terms from the title (Params.title_terms) changed nothing either. On the test parts (395
+# questions) the defaults give, online: hit@1 .332, hit@5 .633, MRR .461 (popularity .258, .478, .357);
+# frozen at the end of training (README): .322, .527, .408 (popularity .258, .410, .329).
 GRID: dict[str, list[Any]] = {
-    "half_life_days": [21.0, 60.0, 90.0],
-    "half_life_answers": [40.0, 60.0, 120.0, float("inf")],
-    "profile_weight": [0.0, 0.03, 0.05, 0.1],
-    "base_share": [0.3, 1.0],
+    "half_life_days": [30.0, 60.0, 120.0],
+    "half_life_answers": [30.0, 60.0, 120.0],
+    "profile_weight": [0.03, 0.05, 0.1],
     "min_topic_answers": [1, 2],
 }
 # Rolling origin inside each site's training part: learn on its first 60/70/80 %, validate on the next 20 %.
 FOLDS = ((0.6, 0.8), (0.7, 0.9), (0.8, 1.0))
 
 
-def tune() -> list[tuple[float, Params, dict[str, float]]]:
-    """Grid search on validation folds carved from the training parts; the test parts are never read."""
+def _validate(params: Params) -> tuple[float, Params, dict[str, float]]:
     sites = load()
     names = [name for name in sites for _ in FOLDS]
     pairs: list[tuple[list[Question], list[Question]]] = []
     for rows in sites.values():
         train = split(rows)[0]
         pairs += [(train[: int(len(train) * a)], train[int(len(train) * a) : int(len(train) * b)]) for a, b in FOLDS]
-    results = []
-    for values in itertools.product(*GRID.values()):
-        params = replace(Params(), **dict(zip(GRID, values, strict=True)))
-        summary = evaluate(pairs, params, names=names, strict=False).ours.summary()
-        results.append((summary["hit@5"] + summary["mrr"], params, summary))
-    return sorted(results, key=lambda r: -r[0])
+    summary = evaluate(pairs, params, names=names).ours.summary()
+    return summary["hit@5"] + summary["mrr"], params, summary
+
+
+def tune(workers: int = 2) -> list[tuple[float, Params, dict[str, float]]]:
+    """Grid search on validation folds carved from the training parts (online); the test parts are never read."""
+    grid = [replace(Params(), **dict(zip(GRID, values, strict=True))) for values in itertools.product(*GRID.values())]
+    with ProcessPoolExecutor(workers) as pool:
+        return sorted(pool.map(_validate, grid), key=lambda r: -r[0])
 
 
 def table(result: dict[str, Any]) -> str:
@@ -157,7 +185,7 @@ def table(result: dict[str, Any]) -> str:
     for which in ("all", "accepted"):
         for method in ("ours", "popularity"):
             s = result[which][method]
-            label = "bot.routing.rank" if method == "ours" else "popularity (answers in training)"
+            label = "bot.routing.rank" if method == "ours" else "popularity (answers known)"
             lines.append(f"| {which} | {label} | {s['n']} | {s['hit@1']:.3f} | {s['hit@5']:.3f} | {s['mrr']:.3f} |")
     return "\n".join(lines)
 
@@ -165,15 +193,14 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", choices=["small", "full"], default="full")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), nargs="+", default=list(PROTOCOLS))
     parser.add_argument("--tune", action="store_true", help="grid search on the validation split, then exit")
     args = parser.parse_args(argv)
     if args.tune:
         for score, params, summary in tune()[:15]:
             print(f"{score:.3f}  {summary}  {params}")
         return
-    print(table(run(args.scale)))
-    print()
-    print(table(run(args.scale, strict=True)))
+    print("\n\n".join(table(run(args.scale, protocol=protocol)) for protocol in args.protocol))
 
 
 if __name__ == "__main__":

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
-import re
-from bisect import bisect_right
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Re-exported: routing's callers build the answer history and pass its scores to `rank`.
+from bot.answer_history import HistoryIndex as HistoryIndex
+from bot.answer_history import HistoryRecord as HistoryRecord
 
 WEEKDAYS = frozenset(range(5))  # Monday..Friday as date.weekday() numbers
 PRIOR_VOTES = 2.0  # a Beta(2, 2) prior: no votes means credibility 0.5, a few votes move it gently
@@ -214,118 +214,3 @@ def next_start(
         if (at := _next_shift_start(expert, _aware(now))) is not None
     ]
     return min(starts, default=None)
-
-
-# Answer history: what each person answered, and how lately, as a score per person for a new question.
-# Chosen on validation folds carved from the training part of bench/routing_eval (`--tune`).
-HALF_LIFE = timedelta(days=60)
-HALF_LIFE_ANSWERS = 60.0  # an answer also counts half as much once this many later answers are in the history
-BASE_SHARE = 1.0  # how much any recent answer counts, next to the extra for a question just like this one (1.0)
-UNIT = 1e-4  # history = log(1 + activity / UNIT): a log scale, so a topic match acts like "× more activity"
-PROFILE_WEIGHT = 0.05  # × BM25 of the question against all the questions someone answered, added to the log
-BM25_K1, BM25_B = 1.2, 0.75  # the usual values, not tuned
-TEXT_CHARS = 2_000
-_WORD = re.compile(r"[a-z0-9][a-z0-9+#.]*")
-_STOP_WORDS = (
-    "about after also an and any are as at be been but by can could do does for from get has have how if in into "
-    "is it its my no not of on or our should so than that the their them then there these this to use using was "
-    "we what when where which who why will with would you your"
-)
-_STOP = frozenset(_STOP_WORDS.split())
-
-
-def _words(text: str, tags: Iterable[str]) -> list[str]:
-    words = [w.rstrip(".") for w in _WORD.findall(text[:TEXT_CHARS].lower())]
-    words = [w[:-1] if len(w) > 4 and w.endswith("s") and not w.endswith("ss") else w for w in words]
-    return [w for w in words if len(w) > 1 and w not in _STOP] + ["#" + t for t in tags]
-
-
-@dataclass(frozen=True)
-class HistoryRecord:
-    """One answer someone gave: the question's text and tags, when, and how much it counts."""
-
-    user_id: str
-    text: str
-    at: datetime
-    tags: tuple[str, ...] = ()
-    weight: float = 1.0
-
-
-class HistoryIndex:
-    """Answer history: log of Σ over a person's answers of decay × (BASE_SHARE + similarity), plus a text match.
-
-    An answer decays with its age and with the number of answers given after it, so recency follows
-    the pace of the history itself: a quiet team's answers from last quarter still count, a busy one's fade.
-    The text match is BM25 of the question against everything the person answered (their profile).
-    """
-
-    def __init__(
-        self,
-        records: Iterable[HistoryRecord],
-        *,
-        half_life: timedelta = HALF_LIFE,
-        half_life_answers: float = HALF_LIFE_ANSWERS,
-        base_share: float = BASE_SHARE,
-        unit: float = UNIT,
-        profile_weight: float = PROFILE_WEIGHT,
-    ) -> None:
-        recs = list(records)
-        self._rate = math.log(2) / half_life.total_seconds()
-        self._unit = unit
-        self._profile_weight = profile_weight
-        self._anchor = max((_aware(r.at) for r in recs), default=datetime(1970, 1, 1, tzinfo=UTC))
-        times = sorted(r.at for r in recs)
-        per_answer = math.log(2) / half_life_answers
-        bags = [Counter(_words(r.text, r.tags)) for r in recs]
-        df = Counter(term for bag in bags for term in bag)
-        self._idf = {term: math.log((len(recs) + 1) / (n + 1)) + 1 for term, n in df.items()}
-        self._base: dict[str, float] = defaultdict(float)
-        # Per term, per person: Σ decay × (the term's weight in each answered question's unit vector).
-        self._postings: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-        for rec, bag in zip(recs, bags, strict=True):
-            later = len(times) - bisect_right(times, rec.at)
-            fresh = rec.weight * math.exp(-self._rate * (self._anchor - rec.at).total_seconds() - per_answer * later)
-            self._base[rec.user_id] += base_share * fresh
-            vec = _unit_vector(bag, self._idf)
-            for term, value in vec.items():
-                self._postings[term][rec.user_id] += fresh * value
-        profiles: dict[str, Counter[str]] = defaultdict(Counter)
-        for rec, bag in zip(recs, bags, strict=True):
-            profiles[rec.user_id].update(bag)
-        self._profiles = _bm25_postings(profiles) if profile_weight else {}
-
-    def scores(self, text: str, tags: Iterable[str] = (), *, now: datetime) -> dict[str, float]:
-        """Each person's history score (≥ 0) for a question: more for recent answers to similar questions."""
-        shift = math.exp(-self._rate * (_aware(now) - self._anchor).total_seconds())
-        raw = dict(self._base)
-        query = _unit_vector(Counter(_words(text, tags)), self._idf)
-        for term, weight in query.items():
-            for user, value in self._postings.get(term, {}).items():
-                raw[user] += weight * value
-        out = {user: math.log1p(shift * value / self._unit) for user, value in raw.items() if value > 0}
-        for term in query:
-            for user, value in self._profiles.get(term, {}).items():
-                if user in out:
-                    out[user] += self._profile_weight * value
-        return out
-
-
-def _bm25_postings(profiles: Mapping[str, Counter[str]]) -> dict[str, dict[str, float]]:
-    """Per term, per person: the term's BM25 weight in the person's profile (all the questions they answered)."""
-    lengths = {user: sum(bag.values()) for user, bag in profiles.items()}
-    mean_length = sum(lengths.values()) / max(len(lengths), 1) or 1.0
-    people_with = Counter(term for bag in profiles.values() for term in bag)
-    postings: dict[str, dict[str, float]] = defaultdict(dict)
-    for user, bag in profiles.items():
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[user] / mean_length)
-        for term, tf in bag.items():
-            n = people_with[term]
-            idf = math.log(1 + (len(profiles) - n + 0.5) / (n + 0.5))
-            postings[term][user] = idf * tf * (BM25_K1 + 1) / (tf + norm)
-    return postings
-
-
-def _unit_vector(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
-    vec = {term: (1 + math.log(n)) * idf[term] for term, n in bag.items() if term in idf}
-    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-    return {term: v / norm for term, v in vec.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,11 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.answer_history import HistoryIndex, HistoryRecord, _words
 from bot.routing import (
     DEFAULT_WEIGHTS,
     Expert,
-    HistoryIndex,
-    HistoryRecord,
     Ranked,
     is_available,
     next_start,
@@ -337,3 +337,78 @@ def test_rank_returns_only_available_people_in_near_score_order(
         assert start == now
     if start is not None:
         assert start >= now
+
+
+def _reference_scores(
+    records: list[HistoryRecord], text: str, tags: list[str], now: datetime, **kw: float
+) -> dict[str, float]:
+    """The history score by its definition, the slow way: per answer, then per person."""
+    half_life, per_answer = kw.get("half_life_days", 60.0) * 86_400, math.log(2) / kw.get("half_life_answers", 60.0)
+    base_share, unit, profile_weight = kw.get("base_share", 1.0), kw.get("unit", 1e-4), kw.get("profile_weight", 0.05)
+    bags = [Counter(_words(r.text, r.tags)) for r in records]
+    df = Counter(term for bag in bags for term in bag)
+    idf = {term: math.log((len(records) + 1) / (n + 1)) + 1 for term, n in df.items()}
+
+    def unit_vector(bag: Counter[str]) -> dict[str, float]:
+        vec = {term: (1 + math.log(n)) * idf[term] for term, n in bag.items() if term in idf}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {term: v / norm for term, v in vec.items()}
+
+    query = unit_vector(Counter(_words(text, tags)))
+    raw: dict[str, float] = defaultdict(float)
+    profiles: dict[str, Counter[str]] = defaultdict(Counter)
+    for rec, bag in zip(records, bags, strict=True):
+        later = sum(other.at > rec.at for other in records)
+        decay = math.exp(-math.log(2) * (now - rec.at).total_seconds() / half_life - per_answer * later)
+        cosine = sum(weight * query.get(term, 0.0) for term, weight in unit_vector(bag).items())
+        raw[rec.user_id] += rec.weight * decay * (base_share + cosine)
+        profiles[rec.user_id].update(bag)
+    out = {user: math.log1p(value / unit) for user, value in raw.items() if value > 0}
+    mean_length = sum(sum(bag.values()) for bag in profiles.values()) / max(len(profiles), 1) or 1.0
+    for user in out:
+        bag, length = profiles[user], sum(profiles[user].values())
+        for term in query:
+            n, people = bag[term], sum(term in other for other in profiles.values())
+            bm25_idf = math.log(1 + (len(profiles) - people + 0.5) / (people + 0.5))
+            out[user] += profile_weight * bm25_idf * n * 2.2 / (n + 1.2 * (0.25 + 0.75 * length / mean_length))
+    return out
+
+
+_WORDS = ["helm", "chart", "values", "pod", "crash", "vacuum", "table", "index", "deploy", "slow"]
+
+
+@given(
+    answers=st.lists(
+        st.tuples(
+            st.sampled_from(["UA", "UB", "UC", "UD"]),
+            st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8),
+            st.floats(0, 400),
+            st.lists(st.sampled_from(["kubernetes", "postgres"]), max_size=2, unique=True),
+        ),
+        max_size=12,
+    ),
+    question=st.lists(st.sampled_from([*_WORDS, "unseen"]), max_size=8),
+    tags=st.lists(st.sampled_from(["kubernetes", "postgres", "go"]), max_size=2, unique=True),
+    settings=st.sampled_from(
+        [{}, {"profile_weight": 0.0}, {"half_life_days": 14.0, "half_life_answers": math.inf, "base_share": 0.3}]
+    ),
+)
+def test_history_scores_follow_their_definition(
+    answers: list[tuple[str, list[str], float, list[str]]],
+    question: list[str],
+    tags: list[str],
+    settings: dict[str, float],
+) -> None:
+    records = [_record(user, " ".join(words), days, tuple(t)) for user, words, days, t in answers]
+    index = HistoryIndex(
+        records,
+        half_life=timedelta(days=settings.get("half_life_days", 60.0)),
+        half_life_answers=settings.get("half_life_answers", 60.0),
+        base_share=settings.get("base_share", 1.0),
+        profile_weight=settings.get("profile_weight", 0.05),
+    )
+    got = index.scores(" ".join(question), tags, now=MONDAY_NOON)
+    expected = _reference_scores(records, " ".join(question), tags, MONDAY_NOON, **settings)
+    assert got.keys() == expected.keys()
+    for user, value in expected.items():
+        assert got[user] == pytest.approx(value, rel=1e-9, abs=1e-9)
