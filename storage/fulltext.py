@@ -73,12 +73,14 @@ class IndexedDoc(NamedTuple):
 class Hit(NamedTuple):
     question_id: int
     score: float  # the engine's relevance (BM25 for FTS5 and tantivy): comparable within one result list only
+    similarity: float = 0.0  # of the embeddings (-1..1), from an index that has them (`semantic`); else 0
 
 
 class FullTextIndex(Protocol):
     """Candidates within one workspace: its public questions, plus those of `private_channels`."""
 
     kind: str
+    semantic: bool  # its hits carry the similarity of the question's embedding to the query's
 
     def search(
         self,
@@ -169,6 +171,7 @@ class DatabaseIndex:
     def __init__(self, engine: Engine, *, budget: int = 20_000, max_terms: int = 8, title_weight: float = 2.0) -> None:
         self.engine, self.budget, self.max_terms, self.title_weight = engine, budget, max_terms, title_weight
         self.kind = "postgres" if engine.dialect.name == "postgresql" else "fts5"
+        self.semantic = False
 
     def search(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import threading
@@ -11,7 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tantivy
 from sqlalchemy import Connection, Engine, text
@@ -30,6 +31,9 @@ from storage.fulltext import (
     title_of,
     triggers_missing,
 )
+
+if TYPE_CHECKING:
+    from storage.vectors import Embedder, VectorStore
 
 FORMAT = 2  # bump when the document layout changes: older index directories are then rebuilt
 _META = "peerbot-search.json"
@@ -66,15 +70,17 @@ class TantivyIndex:
         path: Path,
         *,
         max_lag: float = 2.0,
-        title_boost: float = 1.0,  # these four: tuned on the dev half of the duplicates (bench/search_eval.py)
-        tag_boost: float = 2.0,
+        title_boost: float = 0.5,  # these four: tuned on the dev half of the duplicates (bench/search_eval.py)
+        tag_boost: float = 4.0,
         pair_boost: float = 1.0,
         asked_title_boost: float = 2.0,
+        saturate: bool = True,  # a repeated word weighs 1 + ln n; False: n times (plain BM25 over the words asked)
         heap_bytes: int = 64_000_000,
+        embedder: Embedder | None = None,  # hits then carry the similarity of embeddings (kept beside the index)
     ) -> None:
         self.engine, self.path, self.max_lag = engine, path, max_lag
         self.title_boost, self.tag_boost, self.pair_boost = title_boost, tag_boost, pair_boost
-        self.asked_title_boost, self.heap_bytes = asked_title_boost, heap_bytes
+        self.asked_title_boost, self.saturate, self.heap_bytes = asked_title_boost, saturate, heap_bytes
         self._pg = engine.dialect.name == "postgresql"
         self._lock = threading.RLock()
         self._words, self._tags = _analyzer(stem=True), _analyzer(stem=False)
@@ -99,6 +105,12 @@ class TantivyIndex:
             self._meta = {}
             self._index = tantivy.Index(self._schema, path=str(path), reuse=False)
         self._index.config_reader(reload_policy="manual")
+        self.semantic = embedder is not None
+        self._vectors: VectorStore | None = None
+        if embedder is not None:  # beside the directory, so that vectors outlive a rebuild from scratch
+            from storage.vectors import VectorStore
+
+            self._vectors = VectorStore(path.with_name(path.name + ".vectors.sqlite"), embedder)
         if self.is_stale():
             self.rebuild()
         else:
@@ -130,11 +142,15 @@ class TantivyIndex:
         def add(field: str, value: str, weight: float) -> None:
             clauses.append((should, boost(term(self._schema, field, value), weight)))
 
+        def asked(w: str) -> float:  # a word asked again weighs more, but less each time (math variables, code)
+            n = counts[w]
+            return (1.0 + math.log(n) if self.saturate else n) * (self.asked_title_boost if w in in_title else 1.0)
+
+        weights = {w: asked(w) for w in words}  # more in the asker's first line
         for channel in (None, *sorted(set(private_channels))):
             for answered in (True,) if answered_only else (True, False):
                 key = _key(team_id, channel, answered)
-                for w in words:  # a word weighs as often as it is asked, more in the asker's first line
-                    weight = counts[w] * (self.asked_title_boost if w in in_title else 1.0)
+                for w, weight in weights.items():
                     add("title", key + w, weight * self.title_boost)
                     add("body", key + w, weight)
                 for pair in pairs:  # adjacent words ("halting problem"): what makes two questions the same
@@ -146,7 +162,11 @@ class TantivyIndex:
         searcher = self._index.searcher()
         hits = searcher.search(tantivy.Query.boolean_query(clauses), limit, count=False).hits
         ids = searcher.fast_field_values("id", [address for _, address in hits])
-        return [Hit(int(i), float(s)) for (s, _), i in zip(hits, ids, strict=True) if i is not None]
+        found = [Hit(int(i), float(s)) for (s, _), i in zip(hits, ids, strict=True) if i is not None]
+        if self._vectors is None or not found:
+            return found
+        alike = self._vectors.similarities(self._vectors.embed([query_text])[0], [h.question_id for h in found])
+        return [h._replace(similarity=alike.get(h.question_id, 0.0)) for h in found]
 
     def upsert(self, docs: Iterable[IndexedDoc]) -> int:
         docs = list(docs)
@@ -161,6 +181,9 @@ class TantivyIndex:
         return len(ids)
 
     def _apply(self, docs: list[IndexedDoc], replaced: set[int]) -> None:
+        if self._vectors is not None:  # first, so that whatever a search finds has its vector
+            self._vectors.delete(replaced - {d.question_id for d in docs})
+            self._vectors.upsert((d.question_id, d.text) for d in docs)
         writer = self._writer_()
         for question_id in replaced:
             writer.delete_documents_by_term("id", question_id)
@@ -226,12 +249,16 @@ class TantivyIndex:
                 state, xmin = index_state(conn), self._xmin(conn)
             writer = self._writer_()
             writer.delete_all_documents()
+            if self._vectors is not None:
+                self._vectors.clear()
             done = last = 0
             while True:
                 with self.engine.connect() as conn:
                     docs = load_docs(conn, after=last)
                 if not docs:
                     break
+                if self._vectors is not None:
+                    self._vectors.upsert((d.question_id, d.text) for d in docs)
                 for doc in docs:
                     writer.add_document(self._doc(doc))
                 done, last = done + len(docs), docs[-1].question_id
@@ -239,6 +266,8 @@ class TantivyIndex:
                     progress(done)
             writer.commit()
             self._index.reload()
+            if self._vectors is not None:
+                self._vectors.prune()
             self._window, self._synced = {}, time.monotonic()
             self._save(instance=state.get("instance"), seq=state["max_seq"], xmin=xmin)
             return done
@@ -265,3 +294,5 @@ class TantivyIndex:
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
+            if self._vectors is not None:
+                self._vectors.close()

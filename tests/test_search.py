@@ -168,6 +168,19 @@ def test_a_word_asked_twice_weighs_more(engine: Engine, tmp_path: Path) -> None:
     idx.close()
 
 
+def test_a_word_repeated_many_times_does_not_drown_the_rest(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as s:
+        billing = add_question(s, "Who owns the billing export and the invoice archive?")
+        variable = add_question(s, "What does x stand for in the cron job?")
+    asked = "Who owns the billing export and the invoice archive?\nx = x + x * x - x / x + x ^ x, x == x, x != x, x"
+    found = {}
+    for saturate in (True, False):  # each repeat weighs less than the last (1 + ln n), not n times as much
+        idx = open_index(engine, kind="tantivy", path=tmp_path / str(saturate), max_lag=3600.0, saturate=saturate)
+        found[saturate] = [h.question_id for h in idx.search("T1", asked)]
+        idx.close()
+    assert found[True] == [billing, variable] and found[False] == [variable, billing]
+
+
 def test_bad_queries_never_raise(engine: Engine, index: FullTextIndex) -> None:
     with Session(engine) as s:
         qid = add_question(s, 'How do I rotate the database password? NEAR the end, use "vault" -force *')
