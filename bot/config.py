@@ -65,6 +65,7 @@ class Settings:
     rotation_minutes: int = 120  # a rotating token is refreshed when it expires within this many minutes
     org_search: bool = False  # Enterprise Grid: suggest public Q&As from every workspace of the organisation
     capture_external: bool = False  # Slack Connect: capture questions and answers of people outside the org
+    semantic: bool = False  # order suggestions by meaning with an embedding model (peerbot[semantic])
 
     @property
     def socket_mode(self) -> bool:
@@ -180,6 +181,14 @@ class Settings:
         )
         org_search = _parse_flag("PEERBOT_ORG_SEARCH", get("PEERBOT_ORG_SEARCH", "false"), problems)
         capture_external = _parse_flag("PEERBOT_CAPTURE_EXTERNAL", get("PEERBOT_CAPTURE_EXTERNAL", "false"), problems)
+        semantic = _parse_flag("PEERBOT_SEMANTIC", get("PEERBOT_SEMANTIC", "false"), problems)
+        if semantic and engine != "tantivy":
+            problems.append("PEERBOT_SEMANTIC needs PEERBOT_SEARCH_ENGINE=tantivy (the vectors live beside its index)")
+        if semantic:
+            from bot.semantic import PACKAGE, available
+
+            if not available():
+                problems.append(f"PEERBOT_SEMANTIC needs the {PACKAGE} package: pip install 'peerbot[semantic]'")
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             problems.append(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
@@ -220,6 +229,7 @@ class Settings:
             rotation_minutes=int(rotation),
             org_search=org_search,
             capture_external=capture_external,
+            semantic=semantic,
         )
 
 

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot import semantic
 from bot.config import Settings
 from bot.installs import Installations
 from bot.metrics import CountCalls, CountRetries
@@ -97,7 +98,8 @@ def open_installs(settings: Settings, engine: Engine, clock: Clock) -> Installat
 def open_search(settings: Settings, engine: Engine) -> FullTextIndex:
     """The search index chosen by PEERBOT_SEARCH_ENGINE: tantivy files (the default) or the database's own."""
     if settings.search_engine == "tantivy":
-        return open_index(engine, kind="tantivy", path=settings.search_index_dir)
+        embedder = semantic.load() if settings.semantic else None  # the model loads on its first use
+        return open_index(engine, kind="tantivy", path=settings.search_index_dir, embedder=embedder)
     return open_index(engine, kind="database")
 
 

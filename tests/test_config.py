@@ -84,3 +84,30 @@ def test_db_upgrade_command(
     assert main(["db", "upgrade"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert (tmp_path / "x.db").exists()
+
+
+def test_semantic_search_is_refused_with_a_reason_when_it_cannot_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "PEERBOT_SEMANTIC": "true"}
+    monkeypatch.setattr("bot.semantic.available", lambda: False)
+    with pytest.raises(ConfigError) as missing:
+        Settings.from_env(base)
+    assert any("pip install 'peerbot[semantic]'" in p for p in missing.value.problems)
+    monkeypatch.setattr("bot.semantic.available", lambda: True)
+    with pytest.raises(ConfigError) as engine:
+        Settings.from_env({**base, "PEERBOT_SEARCH_ENGINE": "database"})
+    assert engine.value.problems == [
+        "PEERBOT_SEMANTIC needs PEERBOT_SEARCH_ENGINE=tantivy (the vectors live beside its index)"
+    ]
+    assert Settings.from_env(base).semantic is True
+    assert Settings.from_env({**base, "PEERBOT_SEMANTIC": "false"}).semantic is False
+
+
+def test_oauth_settings_need_both_credentials_and_http_mode() -> None:
+    with pytest.raises(ConfigError) as half:
+        Settings.from_env({"SLACK_CLIENT_ID": "123.456", "SLACK_SIGNING_SECRET": "s"})
+    assert any("SLACK_CLIENT_SECRET" in p for p in half.value.problems)
+    with pytest.raises(ConfigError) as no_secret:
+        Settings.from_env({"SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "x"})
+    assert no_secret.value.problems == ["OAuth installs are served in HTTP mode: set SLACK_SIGNING_SECRET"]
+    oauth = Settings.from_env({"SLACK_CLIENT_ID": "123.456", "SLACK_CLIENT_SECRET": "x", "SLACK_SIGNING_SECRET": "s"})
+    assert oauth.oauth and not oauth.socket_mode and not oauth.bot_token
