@@ -263,6 +263,18 @@ def _import(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
+def _confirmed() -> bool:
+    """Ask before something that cannot be undone; no answer (EOF) is no."""
+    try:
+        answer = input("This cannot be undone. Go ahead? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("Nothing was changed.")
+    return False
+
+
 def _forget_workspace(args: argparse.Namespace, engine: Engine) -> int:
     team = str(args.team).strip()
     if not re.fullmatch(r"[TE][A-Z0-9]{2,20}", team):
@@ -274,12 +286,7 @@ def _forget_workspace(args: argparse.Namespace, engine: Engine) -> int:
     elif not args.yes:
         listed = ", ".join(f"{name} {n:,}" for name, n in stored.items())
         print(f"Forgetting workspace {team} deletes: {listed}, and its installation's tokens.")
-        try:
-            answer = input("This cannot be undone. Go ahead? [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing was changed.")
+        if not _confirmed():
             return 1
     removed = portability.forget_workspace(engine, team)
     if removed:
@@ -306,12 +313,7 @@ def _forget(args: argparse.Namespace, engine: Engine) -> int:
             print(f"Forgetting {u} {scope} changes:")
             print("\n".join(f"  {line}" for line in portability.describe(plans[u])))
         print("Their messages in Slack itself are not touched.")
-        try:
-            answer = input("This cannot be undone. Go ahead? [y/N] ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing was changed.")
+        if not _confirmed():
             return 1
     now = datetime.now(UTC)
     done: dict[str, tuple[str, dict[str, int]]] = {}
