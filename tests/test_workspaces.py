@@ -374,6 +374,11 @@ def rotating(engine: Engine) -> Iterator[tuple[Many, Clock]]:
         yield rig, clock
 
 
+def refreshes(sb: Sandbox) -> int:
+    """How many token refreshes (oauth.v2.access with grant_type=refresh_token) the sandbox answered."""
+    return len([c for c in sb.calls_to("oauth.v2.access") if c.args.get("grant_type") == "refresh_token"])
+
+
 def test_rotating_tokens_are_refreshed_before_they_expire(rotating: tuple[Many, Clock]) -> None:
     many, clock = rotating
     acme = many.slack
@@ -385,19 +390,18 @@ def test_rotating_tokens_are_refreshed_before_they_expire(rotating: tuple[Many, 
     q = acme.people.post(ALICE, HELP, ASKED)  # Bolt authorizes with the stored, still fresh token
     acme.people.open_home(ALICE)
     assert [row.ts for row in many.rows(Question)] == [q]
-    assert not [c for c in acme.calls_to("oauth.v2.access") if c.args.get("grant_type") == "refresh_token"]
+    assert refreshes(acme) == 0
 
     clock.advance(hours=11)  # an hour before the 12-hour token expires: the sweeps refresh it first
     client = installs.client_for(Workspace(acme.team_id))
     assert client is not None and client.token != first.bot_token
-    refreshes = [c for c in acme.calls_to("oauth.v2.access") if c.args.get("grant_type") == "refresh_token"]
-    assert len(refreshes) == 1
+    assert refreshes(acme) == 1
     second = installs.find_bot(Workspace(acme.team_id))
     assert second is not None and second.bot_token == client.token
     assert second.bot_token_expires_at == int(clock().timestamp()) + 43200
     again = installs.client_for(Workspace(acme.team_id))
     assert again is not None and again.token == client.token
-    assert len([c for c in acme.calls_to("oauth.v2.access") if c.args.get("grant_type") == "refresh_token"]) == 1
+    assert refreshes(acme) == 1
 
     clock.advance(hours=2)  # the first token has expired; the sweep works with the new one
     with pytest.raises(SlackApiError) as old:
