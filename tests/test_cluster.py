@@ -44,6 +44,7 @@ from sandbox import Deliverer, MethodCatalog, Sandbox
 from sandbox.cluster import Cluster
 from storage.db import make_engine, normalise_url, upgrade
 from storage.models import Answer, Assignment, FollowUp, Question, Vote
+from storage.queries import DM_CLAIM
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -59,6 +60,8 @@ TOPICS = ["kubernetes", "postgres", "terraform", "python", "networking", "securi
 USERS = [f"UCLU{i:05d}" for i in range(40)]
 EXPERTS = USERS[:12]
 LEAD_TIMEOUT = 100.0  # the sweeps tick every minute: a replica takes the lead at its first tick
+SWEEP_TICK = 60.0  # the routing sweep's interval (scheduled.scheduler)
+LEAD_MARGIN = 40.0  # for a sweep's own time on a loaded machine
 
 
 # --- the database ----------------------------------------------------------------------------------------
@@ -519,7 +522,14 @@ def test_three_replicas_duplicates_retries_and_a_killed_leader(
     )
     engine = make_engine(db_url)
     try:
-        _wait_for("the new leader to send the DMs left unsent", lambda: not _unsent(_assignments(engine)), LEAD_TIMEOUT)
+        # A DM the victim had claimed but not sent is free again DM_CLAIM after its claim, and the routing
+        # sweep ticks every minute: allow for both, counted from the kill, whenever the new leader took over.
+        resend_by = kill_time + DM_CLAIM.total_seconds() + SWEEP_TICK + LEAD_MARGIN
+        _wait_for(
+            "the new leader to send the DMs left unsent",
+            lambda: not _unsent(_assignments(engine)),
+            max(LEAD_TIMEOUT, resend_by - time.time()),
+        )
         time.sleep(1.0)  # the last Web API calls of the sweep that found nothing left
         with Session(engine) as s:
             questions = list(s.exec(select(Question)))
