@@ -97,6 +97,8 @@ def _sandbox(clock: DemoClock) -> Iterator[Sandbox]:
 @contextmanager
 def _serving(application: WSGIApp) -> Iterator[str]:
     """Peerbot's own HTTP front, on a free loopback port, served by waitress as in `peerbot run --http`."""
+    # A request or two waiting for a thread is how the demo's bursts look; in the story it would only be noise.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(application, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
