@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
@@ -26,6 +27,8 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from storage.models import Workspace
+
+_Found = TypeVar("_Found")
 
 log = logging.getLogger("peerbot.installs")
 
@@ -80,18 +83,11 @@ class Installations:
 
     def find_bot(self, ws: Workspace) -> Bot | None:
         """The workspace's own install, else its organisation's org-wide install (Enterprise Grid)."""
-        enterprise = ws.enterprise_id or None
-        bot = self.store.find_bot(enterprise_id=enterprise, team_id=ws.team_id)
-        if bot is None and enterprise:
-            bot = self.store.find_bot(enterprise_id=enterprise, team_id=None, is_enterprise_install=True)
-        return bot
+        return _own_or_org(self.store.find_bot, ws)
 
     def installer(self, ws: Workspace) -> str:
         """Who installed Peerbot in the workspace (or its organisation): "" when unknown."""
-        enterprise = ws.enterprise_id or None
-        found = self.store.find_installation(enterprise_id=enterprise, team_id=ws.team_id)
-        if found is None and enterprise:
-            found = self.store.find_installation(enterprise_id=enterprise, team_id=None, is_enterprise_install=True)
+        found = _own_or_org(self.store.find_installation, ws)
         return found.user_id if found is not None else ""
 
     def client_for(self, ws: Workspace) -> WebClient | None:
@@ -135,3 +131,12 @@ class Installations:
             self.store.save_bot(refreshed)
             log.info("refreshed the rotating token of %s", bot.team_id or bot.enterprise_id)
             return refreshed
+
+
+def _own_or_org(find: Callable[..., _Found | None], ws: Workspace) -> _Found | None:
+    """`find` (a store lookup) for the workspace's own install, else its organisation's org-wide one."""
+    enterprise = ws.enterprise_id or None
+    found = find(enterprise_id=enterprise, team_id=ws.team_id)
+    if found is None and enterprise:
+        found = find(enterprise_id=enterprise, team_id=None, is_enterprise_install=True)
+    return found
